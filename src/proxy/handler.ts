@@ -1,0 +1,387 @@
+/**
+ * The request pipeline (docs in ../../shared/ARCHITECTURE.md, "One request, end to end"):
+ *
+ *   target + Host → rule lookup → ACL → redirect | (origin request built → remap hooks → [cache] →
+ *   sendRequest hooks → origin) → readResponse hooks → reverse_map → sendResponse hooks → stream to client
+ *
+ * Everything a request needs is read from the configuration snapshot taken when it arrived, so a reload never
+ * changes a request in flight. Bodies stream both ways with back-pressure; nothing is buffered.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { pipeline } from 'node:stream';
+import { RemapdError } from '../errors.js';
+import type { AccessLog } from '../observability/access-log.js';
+import type { Logger } from '../observability/logger.js';
+import type { ClientRequestInfo, OriginRequest, ResponseHead, Scheme } from '../plugins/api.js';
+import { deniedBy } from '../remap/acl.js';
+import { parseAddress } from '../remap/ip-range.js';
+import type { RemapConfig, Rule } from '../remap/load.js';
+import { authorityOf, DEFAULT_PORT, type RemapUrl } from '../remap/remap-url.js';
+import { joinPath } from '../remap/rule-table.js';
+import type { Settings } from '../settings.js';
+import { HeaderList } from './header-list.js';
+import { appendVia, buildOriginHeaders, stripHopByHop } from './header-rules.js';
+import { isRetryableOriginError, type OriginClient, type OriginResponse } from './origin-client.js';
+import { parseRequestTarget, type RequestTarget } from './request-target.js';
+import { Txn } from './transaction.js';
+
+export interface ProxyContext {
+  /** The configuration in force; each request reads it once, on arrival. */
+  config: RemapConfig;
+  readonly settings: Settings;
+  readonly origin: OriginClient;
+  readonly accessLog: AccessLog;
+  readonly logger: Logger;
+  /** Scheme of the listener this context serves. */
+  readonly scheme: Scheme;
+  nextId: number;
+}
+
+/** What the access log line of one request needs; filled in as the request progresses. */
+interface Record_ {
+  time: number;
+  started: number;
+  rule: string;
+  cache: string;
+  code: string;
+  bytes: number;
+  controller: AbortController | null;
+}
+
+/** Methods that may be sent again after a kept-alive connection died before the response (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+  const rec: Record_ = {
+    time: Date.now(),
+    started: performance.now(),
+    rule: '-',
+    cache: '-',
+    code: '-',
+    bytes: 0,
+    controller: null,
+  };
+  res.once('close', () => onClose(ctx, req, res, rec));
+  const config = ctx.config;
+  proxyRequest(ctx, config, req, res, rec).catch((err: unknown) => sendError(ctx, req, res, rec, err));
+}
+
+function onClose(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, rec: Record_): void {
+  if (!res.writableFinished) {
+    // The client went away (or we cut the response): stop the origin request too.
+    rec.controller?.abort();
+    if (rec.code === '-') rec.code = 'ABORTED';
+  }
+  if (!ctx.accessLog.enabled) return;
+  ctx.accessLog.write({
+    time: rec.time,
+    client: clientAddress(req),
+    method: req.method ?? '-',
+    url: req.url ?? '-',
+    status: res.statusCode,
+    bytes: rec.bytes,
+    durationMs: performance.now() - rec.started,
+    cache: rec.cache,
+    rule: rec.rule,
+    code: rec.code,
+  });
+}
+
+function clientAddress(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '-';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** The one Host header of a request; more than one is a 400 (RFC 9112 §3.2). */
+function hostHeader(raw: readonly string[]): string | undefined {
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === 4 && n.toLowerCase() === 'host') {
+      if (host !== undefined) throw new RemapdError('ERR_BAD_REQUEST', 'the request has more than one Host header');
+      host = raw[i + 1]!;
+    }
+  }
+  return host;
+}
+
+function describeTarget(scheme: Scheme, t: RequestTarget): string {
+  if (t.host === '') return `path ${t.path} (the request has no Host)`;
+  const port = t.port !== DEFAULT_PORT[scheme] ? `:${t.port}` : '';
+  return `${scheme}://${t.host}${port}${t.path}`;
+}
+
+/** The to-URL of a rule with `$0`–`$9` replaced by the host pattern's captures (regex rules). */
+function destination(rule: Rule, captures: RegExpExecArray | null): RemapUrl {
+  if (!captures) return rule.to;
+  const sub = (s: string) => s.replace(/\$(\d)/g, (_, d: string) => captures[Number(d)] ?? '');
+  return { ...rule.to, host: sub(rule.to.host).toLowerCase(), path: sub(rule.to.path) };
+}
+
+async function proxyRequest(
+  ctx: ProxyContext,
+  config: RemapConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: Record_,
+): Promise<void> {
+  const method = req.method!;
+  if (method === 'CONNECT') {
+    throw new RemapdError('ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: remapd is a reverse proxy');
+  }
+  const rawHost = hostHeader(req.rawHeaders);
+  const target = parseRequestTarget(req.url!, rawHost, ctx.scheme);
+  const socket = req.socket;
+  const match = config.table.lookup({
+    scheme: ctx.scheme,
+    host: target.host,
+    port: target.port,
+    recvPort: socket.localPort ?? 0,
+    path: target.path,
+  });
+  if (!match) {
+    throw new RemapdError('ERR_REMAP_NO_RULE', `no remap rule matches ${describeTarget(ctx.scheme, target)} (remap required)`);
+  }
+  const rule = match.rule;
+  rec.rule = rule.id;
+
+  if (rule.filters.length > 0) {
+    const denied = deniedBy(rule.filters, {
+      method,
+      remote: parseAddress(socket.remoteAddress ?? ''),
+      local: parseAddress(socket.localAddress ?? ''),
+      internal: false,
+    });
+    if (denied) {
+      ctx.logger.info('request denied by ACL', {
+        rule: rule.id,
+        filter: denied.name ?? 'in-line',
+        client: clientAddress(req),
+        method,
+      });
+      throw new RemapdError('ERR_ACL_DENIED', 'access denied');
+    }
+  }
+
+  const dest = destination(rule, match.captures);
+  const remainder = target.path.slice(rule.from.path.length);
+  const destPath = joinPath(dest.path, remainder);
+
+  if (rule.kind === 'redirect') {
+    const location = `${dest.scheme}://${authorityOf(dest)}${destPath}${target.search}`;
+    const head: ResponseHead = { status: rule.redirectStatus, headers: new HeaderList(['location', location]) };
+    writeAnswer(res, head, Buffer.from(`${rule.redirectStatus} ${STATUS_CODES[rule.redirectStatus]}: ${location}\n`));
+    return;
+  }
+
+  const clientHeaders = new HeaderList(req.rawHeaders);
+  const client: ClientRequestInfo = {
+    method,
+    target: req.url!,
+    httpVersion: req.httpVersion,
+    headers: clientHeaders,
+    scheme: ctx.scheme,
+    host: target.host,
+    port: target.port,
+    remoteAddress: clientAddress(req),
+    remotePort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+  };
+  const settings = ctx.settings;
+  const via = `${req.httpVersion} ${settings.viaName}`;
+  const contentLength = req.headers['content-length'];
+  const hasBody = (contentLength !== undefined && contentLength !== '0') || req.headers['transfer-encoding'] !== undefined;
+  const originRequest: OriginRequest = {
+    method,
+    scheme: dest.scheme ?? 'http',
+    host: dest.host,
+    port: dest.port ?? DEFAULT_PORT[dest.scheme ?? 'http'],
+    path: destPath,
+    search: target.search,
+    headers: buildOriginHeaders(req.rawHeaders, {
+      host: settings.pristineHostHdr && rawHost ? rawHost : authorityOf(dest),
+      via,
+      forwardedFor: settings.xForwardedFor ? client.remoteAddress : null,
+    }),
+    body: hasBody ? req : null,
+    bodyLength: contentLength !== undefined ? Number(contentLength) : null,
+  };
+  const txn = new Txn(ctx.nextId++, rule.info, client, originRequest);
+
+  try {
+    for (const p of rule.hooks.remap) {
+      const r = p.remap!(txn);
+      if (r) await r;
+      if (txn.answer) break;
+    }
+  } catch (err) {
+    throw pluginFailure(err, rule, 'remap');
+  }
+  if (txn.answer) {
+    const head: ResponseHead = { status: txn.answer.status, headers: txn.answer.headers };
+    await runResponseHooks(rule, txn, head, 'sendResponse');
+    writeAnswer(res, head, txn.answer.body);
+    return;
+  }
+
+  const controller = new AbortController();
+  rec.controller = controller;
+  if (res.destroyed) return;
+  const response = await forward(ctx, rule, txn, controller.signal);
+  await respondFromOrigin(ctx, config, rule, txn, res, rec, response, via);
+}
+
+/** Sends the final origin request, running the sendRequest hooks on a fresh copy for every attempt. */
+async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: AbortSignal): Promise<OriginResponse> {
+  const template = txn.originRequest;
+  const canRetry = template.body === null && IDEMPOTENT.has(template.method);
+  const hooks = rule.hooks.sendRequest;
+  for (let attempt = 0; ; attempt++) {
+    const req: OriginRequest = hooks.length > 0 || canRetry ? { ...template, headers: template.headers.clone() } : template;
+    try {
+      for (const p of hooks) {
+        const r = p.sendRequest!(txn, req);
+        if (r) await r;
+      }
+    } catch (err) {
+      throw pluginFailure(err, rule, 'sendRequest');
+    }
+    try {
+      return await ctx.origin.send(req, signal);
+    } catch (err) {
+      if (attempt === 0 && canRetry && !signal.aborted && isRetryableOriginError(err)) {
+        ctx.logger.debug('retrying after a dead kept-alive origin connection', { rule: rule.id });
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** Response headers that carry URLs reverse_map rewrites (ATS: Location, Content-Location, Refresh). */
+function reverseMap(config: RemapConfig, headers: HeaderList): void {
+  for (const name of ['location', 'content-location']) {
+    const v = headers.get(name);
+    if (v === undefined) continue;
+    const mapped = config.table.reverse(v);
+    if (mapped !== null) headers.set(name, mapped);
+  }
+  const refresh = headers.get('refresh');
+  if (refresh !== undefined) {
+    const m = /^(\s*\d+\s*;\s*url\s*=\s*)(.*)$/i.exec(refresh);
+    if (m) {
+      const mapped = config.table.reverse(m[2]!);
+      if (mapped !== null) headers.set('refresh', m[1] + mapped);
+    }
+  }
+}
+
+async function runResponseHooks(rule: Rule, txn: Txn, head: ResponseHead, hook: 'readResponse' | 'sendResponse'): Promise<void> {
+  try {
+    for (const p of rule.hooks[hook]) {
+      const r = p[hook]!(txn, head);
+      if (r) await r;
+    }
+  } catch (err) {
+    throw pluginFailure(err, rule, hook);
+  }
+}
+
+/**
+ * A hook's failure: a RemapdError keeps its code (a plugin may say 413 or 403 on purpose); anything else is a
+ * plugin bug or an operational failure, answered 500 with the details in the error log only.
+ */
+function pluginFailure(err: unknown, rule: Rule, hook: string): RemapdError {
+  if (err instanceof RemapdError) return err;
+  return new RemapdError('ERR_PLUGIN', 'internal error in a plugin (details in the error log)', {
+    cause: err,
+    detail: `plugin failed in ${hook} (${rule.id}): ${(err as Error)?.message ?? String(err)}`,
+  });
+}
+
+async function respondFromOrigin(
+  ctx: ProxyContext,
+  config: RemapConfig,
+  rule: Rule,
+  txn: Txn,
+  res: ServerResponse,
+  rec: Record_,
+  response: OriginResponse,
+  via: string,
+): Promise<void> {
+  const head: ResponseHead = { status: response.status, headers: response.headers };
+  const body = response.body;
+  try {
+    stripHopByHop(head.headers);
+    await runResponseHooks(rule, txn, head, 'readResponse');
+    reverseMap(config, head.headers);
+    appendVia(head.headers, via);
+    await runResponseHooks(rule, txn, head, 'sendResponse');
+    res.writeHead(head.status, head.headers.raw);
+  } catch (err) {
+    body.destroy();
+    if (err instanceof RemapdError) throw err;
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_HTTP_INVALID') || (err as NodeJS.ErrnoException).code === 'ERR_INVALID_CHAR') {
+      throw new RemapdError('ERR_ORIGIN_PROTOCOL', 'the origin sent a header that cannot be forwarded', { cause: err });
+    }
+    throw err;
+  }
+  rec.cache = txn.cacheResult;
+  body.on('data', (chunk: Buffer) => {
+    rec.bytes += chunk.length;
+  });
+  pipeline(body, res, (err) => {
+    if (!err) return;
+    if (res.writableFinished) return;
+    // An origin that dies mid-body must not look like a complete response: the client connection is cut
+    // (pipeline destroyed `res`), and the log says why.
+    if (rec.code === '-') rec.code = rec.controller?.signal.aborted ? 'ABORTED' : 'ERR_ORIGIN_BODY';
+    if (rec.code === 'ERR_ORIGIN_BODY') {
+      ctx.logger.warn('origin response body failed; client connection aborted', {
+        rule: rule.id,
+        origin: `${txn.originRequest.host}:${txn.originRequest.port}`,
+        reason: (err as NodeJS.ErrnoException).code ?? err.message,
+      });
+    }
+  });
+}
+
+function writeAnswer(res: ServerResponse, head: ResponseHead, body: Buffer): void {
+  head.headers.set('content-length', String(body.length));
+  res.writeHead(head.status, head.headers.raw);
+  res.end(body);
+}
+
+function sendError(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, rec: Record_, err: unknown): void {
+  const e =
+    err instanceof RemapdError
+      ? err
+      : new RemapdError('ERR_INTERNAL', 'internal error (details in the error log)', {
+          cause: err,
+          detail: (err as Error)?.stack ?? String(err),
+        });
+  rec.code = e.code;
+  if (e.status >= 500) {
+    ctx.logger.warn('request failed', { rule: rec.rule, code: e.code, status: e.status, reason: e.detail ?? e.message });
+  }
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(`${e.status} ${STATUS_CODES[e.status] ?? ''}: ${e.message}\n`);
+  res.writeHead(e.status, [
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(body.length),
+    'cache-control',
+    'no-store',
+    'x-content-type-options',
+    'nosniff',
+    'x-remapd-error',
+    e.code,
+  ]);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

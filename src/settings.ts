@@ -1,0 +1,88 @@
+/**
+ * Process-wide settings (the part of ATS's records.yaml remapd needs), with defaults and eager validation.
+ * Per-rule overrides go through plugins (conf_remap.so), as in ATS.
+ */
+
+export interface Settings {
+  /** Address to listen on; loopback by default so a first run exposes nothing. */
+  listenHost: string;
+  /** 0 picks a free port (tests). */
+  listenPort: number;
+  /** Connecting to an origin (TCP + TLS) may take this long before 504. */
+  connectTimeoutMs: number;
+  /** After the request is sent, the origin must send its response headers within this time, else 504. */
+  responseTimeoutMs: number;
+  /** The origin may pause this long between body chunks; longer aborts the client connection. */
+  bodyIdleTimeoutMs: number;
+  /** A client connection idle this long (no bytes either way) is closed. */
+  clientIdleTimeoutMs: number;
+  /** Client keep-alive: how long an idle kept-alive connection waits for its next request. */
+  keepAliveTimeoutMs: number;
+  /** Largest request head (request line + headers) accepted from clients; larger gets 431. */
+  maxHeaderBytes: number;
+  /** Send the client's Host to the origin instead of the to-URL's host (ATS proxy.config.url_remap.pristine_host_hdr). */
+  pristineHostHdr: boolean;
+  /** received-by pseudonym in the Via header (RFC 9110 §7.6.3). */
+  viaName: string;
+  /** Add the client address to X-Forwarded-For on origin requests. */
+  xForwardedFor: boolean;
+  /** PEM file with extra CA certificates to trust for HTTPS origins (in addition to the system's). */
+  originCaFile: string | null;
+  /** Most connections per origin (undici pool size); null = no limit. */
+  originMaxConnections: number | null;
+  /** Access log: a file path, '-' for stdout, or 'off'. */
+  accessLog: string;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  listenHost: '127.0.0.1',
+  listenPort: 8080,
+  connectTimeoutMs: 10_000,
+  responseTimeoutMs: 30_000,
+  bodyIdleTimeoutMs: 30_000,
+  clientIdleTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16_384,
+  pristineHostHdr: false,
+  viaName: 'remapd',
+  xForwardedFor: true,
+  originCaFile: null,
+  originMaxConnections: null,
+  accessLog: '-',
+});
+
+const POSITIVE_MS: (keyof Settings)[] = [
+  'connectTimeoutMs',
+  'responseTimeoutMs',
+  'bodyIdleTimeoutMs',
+  'clientIdleTimeoutMs',
+  'keepAliveTimeoutMs',
+];
+
+/** Merges overrides onto the defaults and checks every value; throws one error listing every problem. */
+export function resolveSettings(overrides: Partial<Settings> = {}): Settings {
+  const s: Settings = { ...DEFAULT_SETTINGS, ...stripUndefined(overrides) };
+  const problems: string[] = [];
+  for (const k of POSITIVE_MS) {
+    const v = s[k] as number;
+    if (!Number.isInteger(v) || v <= 0) problems.push(`${k} must be a positive whole number of milliseconds, not ${v}`);
+  }
+  if (!Number.isInteger(s.listenPort) || s.listenPort < 0 || s.listenPort > 65535) {
+    problems.push(`listen port must be 0-65535, not ${s.listenPort}`);
+  }
+  if (!Number.isInteger(s.maxHeaderBytes) || s.maxHeaderBytes < 1024) {
+    problems.push(`maxHeaderBytes must be at least 1024, not ${s.maxHeaderBytes}`);
+  }
+  if (s.originMaxConnections !== null && (!Number.isInteger(s.originMaxConnections) || s.originMaxConnections < 1)) {
+    problems.push(`originMaxConnections must be a positive whole number, not ${s.originMaxConnections}`);
+  }
+  if (!/^[A-Za-z0-9._~!$&'*+^`|-]+$/.test(s.viaName)) problems.push(`via name "${s.viaName}" must be a single token`);
+  if (problems.length > 0) throw new Error(`invalid settings:\n  ${problems.join('\n  ')}`);
+  return s;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

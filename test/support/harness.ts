@@ -1,0 +1,183 @@
+/**
+ * Test harness: real servers on 127.0.0.1 port 0, a real remapd on a config written to a temporary folder, and a
+ * small HTTP client that returns raw headers. Everything started here is closed by the returned `close()`.
+ */
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { formatDiagnostic } from '../../src/errors.js';
+import { AccessLog } from '../../src/observability/access-log.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { loadRemapConfig } from '../../src/remap/load.js';
+import { RemapdServer } from '../../src/server.js';
+import { resolveSettings, type Settings } from '../../src/settings.js';
+
+export const LOOPBACK = '127.0.0.1';
+
+export interface Origin {
+  server: Server;
+  port: number;
+  url: string;
+  /** Requests seen, in order. */
+  requests: SeenRequest[];
+  close(): Promise<void>;
+}
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+/** Starts an origin on 127.0.0.1:0 that records each request (with its body) before calling `handler`. */
+export async function startOrigin(
+  handler: (req: IncomingMessage, res: ServerResponse, seen: SeenRequest) => void,
+  options: { recordBody?: boolean } = {},
+): Promise<Origin> {
+  const requests: SeenRequest[] = [];
+  const server = createServer((req, res) => {
+    const seen: SeenRequest = { method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) };
+    requests.push(seen);
+    if (options.recordBody === false) {
+      handler(req, res, seen);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.body = Buffer.concat(chunks);
+      handler(req, res, seen);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `http://${LOOPBACK}:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface Remapd {
+  server: RemapdServer;
+  port: number;
+  url: string;
+  dir: string;
+  /** Error-log lines. */
+  logs: string[];
+  /** Access-log lines. */
+  access: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Writes `config` (and any extra files) into a fresh folder, loads it and starts remapd on 127.0.0.1:0.
+ * `{{name}}` in the texts is replaced from `vars` first.
+ */
+export async function startRemapd(
+  config: string,
+  options: { files?: Record<string, string>; settings?: Partial<Settings>; vars?: Record<string, string | number> } = {},
+): Promise<Remapd> {
+  const dir = mkdtempSync(join(tmpdir(), 'remapd-test-'));
+  const fill = (s: string) => s.replace(/\{\{(\w+)\}\}/g, (_, k: string) => String(options.vars?.[k] ?? `{{${k}}}`));
+  for (const [name, text] of Object.entries(options.files ?? {})) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), fill(text));
+  }
+  writeFileSync(join(dir, 'remap.config'), fill(config));
+  const logs: string[] = [];
+  const access: string[] = [];
+  const logger = createLogger({ level: 'debug', write: (l) => logs.push(l) });
+  const { config: loaded, diagnostics } = await loadRemapConfig(join(dir, 'remap.config'), { logger });
+  if (!loaded) throw new Error(`test config failed to load:\n${diagnostics.map(formatDiagnostic).join('\n')}`);
+  const settings = resolveSettings({ listenHost: LOOPBACK, listenPort: 0, ...options.settings });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) access.push(line);
+      done();
+    },
+  });
+  const server = new RemapdServer({ config: loaded, settings, logger, accessLog: new AccessLog(sink) });
+  const addr = await server.listen();
+  return {
+    server,
+    port: addr.port,
+    url: `http://${LOOPBACK}:${addr.port}`,
+    dir,
+    logs,
+    access,
+    close: async () => {
+      await server.close(1000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+  body: Buffer;
+  text: string;
+}
+
+/**
+ * One request on a fresh connection (no keep-alive reuse between tests). `headers` may be a flat raw list to send
+ * repeated fields or exact case. Rejects if the response is cut short.
+ */
+export function request(
+  url: string,
+  options: { method?: string; path?: string; headers?: Record<string, string> | string[]; body?: Buffer | string; timeoutMs?: number } = {},
+): Promise<Response> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: options.method ?? 'GET',
+        path: options.path ?? `${u.pathname}${u.search}`,
+        headers: options.headers as Record<string, string>,
+        agent: false,
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error('response aborted')));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body, text: body.toString() });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('client timeout')));
+    req.on('error', reject);
+    if (options.body !== undefined) req.end(options.body);
+    else req.end();
+  });
+}
+
+/** Values of a header in a raw header list (case-insensitive), in order. */
+export function rawValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name.toLowerCase()) out.push(raw[i + 1]!);
+  return out;
+}
+
+/** A temporary folder removed by the returned function. */
+export function tempDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'remapd-test-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
