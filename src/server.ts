@@ -64,6 +64,15 @@ export class RemapdServer {
       },
     );
     this.server.setTimeout(settings.clientIdleTimeoutMs);
+    // Node hands CONNECT to a 'connect' listener (and drops the socket when there is none): answer it properly.
+    this.server.on('connect', (req, socket) => {
+      const body = 'CONNECT is not supported: remapd is a reverse proxy\n';
+      socket.end(
+        `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n` +
+          `X-Remapd-Error: ERR_METHOD_NOT_ALLOWED\r\nConnection: close\r\n\r\n${body}`,
+      );
+      logger.debug('CONNECT refused', { client: req.socket.remoteAddress });
+    });
     logger.debug('origin TLS trust', { ca: origin.caSource });
   }
 

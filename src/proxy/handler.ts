@@ -41,6 +41,8 @@ export interface ProxyContext {
 /** What the access log line of one request needs; filled in as the request progresses. */
 interface Record_ {
   time: number;
+  /** Taken on arrival: the socket is gone by the time the log line is written. */
+  client: string;
   started: number;
   rule: string;
   cache: string;
@@ -55,6 +57,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 export function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
   const rec: Record_ = {
     time: Date.now(),
+    client: clientAddress(req),
     started: performance.now(),
     rule: '-',
     cache: '-',
@@ -76,7 +79,7 @@ function onClose(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, r
   if (!ctx.accessLog.enabled) return;
   ctx.accessLog.write({
     time: rec.time,
-    client: clientAddress(req),
+    client: rec.client,
     method: req.method ?? '-',
     url: req.url ?? '-',
     status: res.statusCode,
@@ -89,7 +92,7 @@ function onClose(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, r
 }
 
 function clientAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '-';
+  const a = req.socket?.remoteAddress ?? '-';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
@@ -126,10 +129,8 @@ async function proxyRequest(
   res: ServerResponse,
   rec: Record_,
 ): Promise<void> {
+  // CONNECT never arrives here: Node routes it to the server's 'connect' event, answered 405 in server.ts.
   const method = req.method!;
-  if (method === 'CONNECT') {
-    throw new RemapdError('ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: remapd is a reverse proxy');
-  }
   const rawHost = hostHeader(req.rawHeaders);
   const target = parseRequestTarget(req.url!, rawHost, ctx.scheme);
   const socket = req.socket;
@@ -157,7 +158,7 @@ async function proxyRequest(
       ctx.logger.info('request denied by ACL', {
         rule: rule.id,
         filter: denied.name ?? 'in-line',
-        client: clientAddress(req),
+        client: rec.client,
         method,
       });
       throw new RemapdError('ERR_ACL_DENIED', 'access denied');
@@ -170,8 +171,8 @@ async function proxyRequest(
 
   if (rule.kind === 'redirect') {
     const location = `${dest.scheme}://${authorityOf(dest)}${destPath}${target.search}`;
-    const head: ResponseHead = { status: rule.redirectStatus, headers: new HeaderList(['location', location]) };
-    writeAnswer(res, head, Buffer.from(`${rule.redirectStatus} ${STATUS_CODES[rule.redirectStatus]}: ${location}\n`));
+    const head: ResponseHead = { status: rule.redirectStatus, headers: new HeaderList(['Location', location]) };
+    rec.bytes = writeAnswer(res, head, Buffer.from(`${rule.redirectStatus} ${STATUS_CODES[rule.redirectStatus]}: ${location}\n`));
     return;
   }
 
@@ -184,7 +185,7 @@ async function proxyRequest(
     scheme: ctx.scheme,
     host: target.host,
     port: target.port,
-    remoteAddress: clientAddress(req),
+    remoteAddress: rec.client,
     remotePort: socket.remotePort ?? 0,
     localAddress: socket.localAddress ?? '',
     localPort: socket.localPort ?? 0,
@@ -222,7 +223,7 @@ async function proxyRequest(
   if (txn.answer) {
     const head: ResponseHead = { status: txn.answer.status, headers: txn.answer.headers };
     await runResponseHooks(rule, txn, head, 'sendResponse');
-    writeAnswer(res, head, txn.answer.body);
+    rec.bytes = writeAnswer(res, head, txn.answer.body);
     return;
   }
 
@@ -348,10 +349,13 @@ async function respondFromOrigin(
   });
 }
 
-function writeAnswer(res: ServerResponse, head: ResponseHead, body: Buffer): void {
-  head.headers.set('content-length', String(body.length));
+/** Writes a response remapd made itself; returns the body bytes sent. */
+function writeAnswer(res: ServerResponse, head: ResponseHead, body: Buffer): number {
+  head.headers.set('Content-Length', String(body.length));
   res.writeHead(head.status, head.headers.raw);
-  res.end(body);
+  const sent = res.req.method === 'HEAD' ? 0 : body.length;
+  res.end(sent > 0 ? body : undefined);
+  return sent;
 }
 
 function sendError(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, rec: Record_, err: unknown): void {
@@ -372,16 +376,21 @@ function sendError(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse,
   }
   const body = Buffer.from(`${e.status} ${STATUS_CODES[e.status] ?? ''}: ${e.message}\n`);
   res.writeHead(e.status, [
-    'content-type',
+    'Content-Type',
     'text/plain; charset=utf-8',
-    'content-length',
+    'Content-Length',
     String(body.length),
-    'cache-control',
+    'Cache-Control',
     'no-store',
-    'x-content-type-options',
+    'X-Content-Type-Options',
     'nosniff',
-    'x-remapd-error',
+    'X-Remapd-Error',
     e.code,
   ]);
-  res.end(req.method === 'HEAD' ? undefined : body);
+  if (req.method === 'HEAD') {
+    res.end();
+  } else {
+    res.end(body);
+    rec.bytes = body.length;
+  }
 }

@@ -84,6 +84,6 @@ export function stripHopByHop(headers: HeaderList): void {
 /** Appends remapd's Via entry to a response (RFC 9110 §7.6.3: a proxy MUST send Via in forwarded messages). */
 export function appendVia(headers: HeaderList, entry: string): void {
   const existing = headers.getAll('via');
-  if (existing.length === 0) headers.add('via', entry);
-  else headers.set('via', `${existing.join(', ')}, ${entry}`);
+  if (existing.length === 0) headers.add('Via', entry);
+  else headers.set('Via', `${existing.join(', ')}, ${entry}`);
 }

@@ -112,7 +112,7 @@ export function mapOriginError(err: unknown, req: OriginRequest, settings: Setti
   if (TLS_CODES.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL')) {
     return new RemapdError('ERR_ORIGIN_TLS', `TLS with origin ${where} failed: ${(err as Error).message}`, { cause: err });
   }
-  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO') {
+  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || (err as Error)?.name === 'HTTPParserError') {
     return new RemapdError('ERR_ORIGIN_PROTOCOL', `origin ${where} sent an invalid HTTP response`, { cause: err });
   }
   return new RemapdError('ERR_ORIGIN_CONNECT', `request to origin ${where} failed: ${(err as Error).message}`, { cause: err });

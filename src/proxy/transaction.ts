@@ -44,7 +44,7 @@ export class Txn implements Transaction {
     const list = new HeaderList();
     for (const [k, v] of Object.entries(headers)) list.add(k, v);
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
-    if (!list.has('content-type') && buf.length > 0) list.add('content-type', 'text/plain; charset=utf-8');
+    if (!list.has('content-type') && buf.length > 0) list.add('Content-Type', 'text/plain; charset=utf-8');
     this.answer = { status, headers: list, body: buf };
   }
 }

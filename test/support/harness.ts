@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -140,6 +140,16 @@ export function request(
   options: { method?: string; path?: string; headers?: Record<string, string> | string[]; body?: Buffer | string; timeoutMs?: number } = {},
 ): Promise<Response> {
   const u = new URL(url);
+  let headers = options.headers;
+  if (options.body !== undefined) {
+    // Node's client sends no framing for a DELETE/OPTIONS body unless told its length.
+    const length = String(Buffer.byteLength(options.body));
+    if (Array.isArray(headers)) {
+      if (!rawValues(headers, 'content-length').length) headers = [...headers, 'content-length', length];
+    } else if (!Object.keys(headers ?? {}).some((k) => k.toLowerCase() === 'content-length')) {
+      headers = { ...headers, 'content-length': length };
+    }
+  }
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
@@ -147,7 +157,7 @@ export function request(
         port: u.port,
         method: options.method ?? 'GET',
         path: options.path ?? `${u.pathname}${u.search}`,
-        headers: options.headers as Record<string, string>,
+        headers: headers as Record<string, string>,
         agent: false,
         timeout: options.timeoutMs ?? 10_000,
       },
@@ -180,4 +190,20 @@ export function rawValues(raw: readonly string[], name: string): string[] {
 export function tempDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'remapd-test-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Sends raw bytes on a new connection and returns everything the server writes until it closes (or timeout). */
+export function rawExchange(port: number, bytes: string, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, LOOPBACK);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.write(bytes);
+  });
 }
