@@ -1,0 +1,68 @@
+/**
+ * `npm start`: a local S3-compatible origin (s3rver, a dev dependency) seeded with a demo bucket, and remapd on
+ * remap.config.example in front of it. For trying remapd on a fresh clone, never for production: production runs
+ * `remapd serve` against real origins.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { formatDiagnostic } from '../errors.js';
+import { createLogger } from '../observability/logger.js';
+import { loadRemapConfig } from '../remap/load.js';
+import { RemapdServer } from '../server.js';
+import { resolveSettings } from '../settings.js';
+
+/** Ports the example config names; change both together. */
+const ORIGIN_PORT = 4568;
+const PROXY_PORT = 8080;
+const BUCKET = 'demo';
+
+const OBJECTS: Record<string, string> = {
+  'hello.txt': 'Hello from the remapd demo bucket!\n',
+  'folder/with space.txt': 'Keys with spaces work too.\n',
+  'docs/readme.txt': 'remapd: an S3 caching reverse proxy driven by remap.config.\n',
+};
+
+async function main(): Promise<void> {
+  const logger = createLogger({ level: 'info' });
+  const { default: S3rver } = await import('@20minutes/s3rver').catch((err: unknown) => {
+    throw new Error(`the demo needs the dev dependency @20minutes/s3rver (run npm ci): ${(err as Error).message}`);
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'remapd-demo-'));
+  const s3 = new S3rver({ address: '127.0.0.1', port: ORIGIN_PORT, silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
+  await s3.run().catch((err: Error) => {
+    throw new Error(`cannot start the demo S3 server on 127.0.0.1:${ORIGIN_PORT}: ${err.message}`);
+  });
+  for (const [key, body] of Object.entries(OBJECTS)) {
+    const path = `/${BUCKET}/${key.split('/').map(encodeURIComponent).join('/')}`;
+    const res = await request(`http://127.0.0.1:${ORIGIN_PORT}${path}`, { method: 'PUT', body, headers: { 'content-type': 'text/plain' } });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`seeding ${key} failed: HTTP ${res.statusCode}`);
+  }
+  logger.info('demo S3 origin ready', { address: `127.0.0.1:${ORIGIN_PORT}`, bucket: BUCKET, objects: Object.keys(OBJECTS).length });
+
+  const configPath = new URL('../../../remap.config.example', import.meta.url).pathname;
+  const { config, diagnostics } = await loadRemapConfig(configPath, { logger });
+  for (const d of diagnostics) (d.severity === 'error' ? logger.error : logger.warn)(formatDiagnostic(d));
+  if (!config) throw new Error('remap.config.example does not load (see above)');
+  const server = new RemapdServer({ config, settings: resolveSettings({ listenHost: '127.0.0.1', listenPort: PROXY_PORT }), logger });
+  await server.listen().catch((err: Error) => {
+    throw new Error(`cannot listen on 127.0.0.1:${PROXY_PORT}: ${err.message}`);
+  });
+  logger.info('remapd demo listening: try   curl -i http://localhost:8080/hello.txt', { address: `127.0.0.1:${PROXY_PORT}` });
+
+  const stop = async () => {
+    await server.close(2_000);
+    await s3.close();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`remapd demo: ${(err as Error).message}\n`);
+  process.exit(1);
+});
