@@ -359,6 +359,8 @@ function writeAnswer(res: ServerResponse, head: ResponseHead, body: Buffer): num
 }
 
 function sendError(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, rec: Record_, err: unknown): void {
+  // The client left and its origin request was aborted on purpose: nothing failed, nothing to answer.
+  if (rec.controller?.signal.aborted && res.destroyed) return;
   const e =
     err instanceof RemapdError
       ? err

@@ -106,6 +106,7 @@ export function parseRemapConfig(path: string, options: ParseOptions = {}): Pars
     diagnostics: [] as Diagnostic[],
     files: [] as string[],
     named: new Map<string, NamedFilter>(),
+    broken: new Set<string>(),
     active: [] as string[],
     stack: [] as string[],
     read,
@@ -120,6 +121,8 @@ type State = {
   diagnostics: Diagnostic[];
   files: string[];
   named: Map<string, NamedFilter>;
+  /** Filters whose definition had errors: already reported, so using them adds no second error. */
+  broken: Set<string>;
   active: string[];
   stack: string[];
   read: (path: string) => string;
@@ -229,6 +232,7 @@ function parseDirective(
       );
       for (const e of errors) err(`filter "${filterName}": ${e}`);
       if (filter && nonFilter.length === 0) st.named.set(filterName, { filter, file, line });
+      else st.broken.add(filterName);
       return;
     }
     case 'delete':
@@ -243,7 +247,7 @@ function parseDirective(
         return;
       }
       if (!st.named.has(filterName)) {
-        err(`${name}: filter "${filterName}" is not defined (define it first with .definefilter)`);
+        if (!st.broken.has(filterName)) err(`${name}: filter "${filterName}" is not defined (define it first with .definefilter)`);
         return;
       }
       st.active = st.active.filter((n) => n !== filterName);
@@ -297,6 +301,11 @@ function parseRule(
   warn: (m: string) => void,
 ): void {
   const { params, options } = splitOptions(tokens);
+  // Only options on a line (usually a continuation whose trailing backslash is missing): report it, do not crash.
+  if (params.length === 0) {
+    err(`options without a rule type ("${tokens.join(' ')}"); is a trailing backslash missing on the line before?`);
+    return;
+  }
   const typeText = params[0]!.toLowerCase();
   const regex = typeText.startsWith('regex_');
   const base = regex ? typeText.slice(6) : typeText;
@@ -350,14 +359,23 @@ function parseRule(
       try {
         hostRegex = new RegExp(from.host, 'i');
         const captures = countCaptures(hostRegex);
-        if (captures > MAX_CAPTURES) err(`host pattern "${from.host}" has ${captures} capture groups; at most ${MAX_CAPTURES} are allowed`);
+        // Each of these marks the rule bad: a rule with an error is never kept (a kept one would count in
+        // `remapd check` and, with an invalid pattern, would even be filed as an exact-host rule).
+        if (captures > MAX_CAPTURES) {
+          err(`host pattern "${from.host}" has ${captures} capture groups; at most ${MAX_CAPTURES} are allowed`);
+          bad = true;
+        }
         if (to) {
           for (const m of to.text.matchAll(/\$(\d)/g)) {
-            if (Number(m[1]) > captures) err(`to-URL uses $${m[1]} but the host pattern has only ${captures} capture group(s)`);
+            if (Number(m[1]) > captures) {
+              err(`to-URL uses $${m[1]} but the host pattern has only ${captures} capture group(s)`);
+              bad = true;
+            }
           }
         }
       } catch (e) {
         err(`host pattern "${from.host}" is not a valid regular expression: ${(e as Error).message}`);
+        bad = true;
       }
     }
   }

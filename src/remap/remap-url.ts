@@ -56,9 +56,11 @@ export function parseRemapUrl(text: string, side: 'from' | 'to', regexHost: bool
   }
   const scheme: Scheme = schemeText;
   const rest = text.slice(sep + 3);
-  const slash = rest.indexOf('/');
-  const authority = slash >= 0 ? rest.slice(0, slash) : rest;
-  const path = slash >= 0 ? rest.slice(slash) : '/';
+  // The authority ends at the path, or at a query or fragment written without a path ("http://h?x"), which
+  // checkPath then refuses by name. A from-side host pattern may use '?' as a quantifier, so only '/' ends it.
+  const end = side === 'from' && regexHost ? rest.indexOf('/') : rest.search(/[/?#]/);
+  const authority = end >= 0 ? rest.slice(0, end) : rest;
+  const path = end >= 0 ? rest.slice(end) : '/';
   if (authority === '') throw new Error(`"${text}" has no host`);
   if (authority.includes('@')) throw new Error(`"${text}": user information (user@host) is not allowed in a rule URL`);
 
@@ -92,7 +94,10 @@ export function parseRemapUrl(text: string, side: 'from' | 'to', regexHost: bool
   }
   if (!regexHost) {
     host = host.toLowerCase();
-    if (!HOST_CHARS.test(host) && !(authority.startsWith('[') && /^[0-9a-f:.]+$/.test(host))) {
+    // Brackets are for IPv6 literals only (RFC 3986 section 3.2.2): "[zzz]" or "[192.0.2.1]" is a typo, not a host.
+    if (authority.startsWith('[')) {
+      if (!/^[0-9a-f:.]+$/.test(host) || !isIPv6(host)) throw new Error(`"${text}": "[${host}]" is not a valid IPv6 address`);
+    } else if (!HOST_CHARS.test(host)) {
       throw new Error(`"${text}": "${host}" is not a valid host name`);
     }
   } else if (host === '') {

@@ -129,7 +129,10 @@ export class RuleTable<R extends RuleSpec> {
       if (i >= 0 && i < end) end = i;
     }
     const authority = rest.slice(0, end).toLowerCase();
-    const pathAndMore = rest.slice(end) || '/';
+    // "http://origin?x=1" has an empty path, which is "/" (RFC 9110 section 4.2.3); without this the query would
+    // stop the from-path prefix match and the origin's name would leak to the client.
+    const tail = rest.slice(end);
+    const pathAndMore = tail.startsWith('/') ? tail : `/${tail}`;
     const { host, port } = splitAuthority(authority, DEFAULT_PORT[scheme]);
     for (const r of this.reverseRules) {
       if (r.from.scheme !== scheme || r.from.host !== host || effectivePort(r.from) !== port) continue;
@@ -139,25 +142,23 @@ export class RuleTable<R extends RuleSpec> {
     return null;
   }
 
-  /** Warnings for rules that can never be chosen because an earlier rule always wins for their requests. */
+  /**
+   * Warnings for rules that can never be chosen: an earlier rule of the same group and phase, or any rule of a
+   * group tried before it (maps before redirects, whatever the file order), matches every request they would.
+   * map_with_recv_port rules compare a different port, so they are only compared among themselves.
+   */
   shadowWarnings(): Diagnostic[] {
     const out: Diagnostic[] = [];
-    for (const g of this.groups) {
-      const hosted: R[] = [...[...g.exact.values()].flat(), ...g.regex].sort((a, b) => a.rank - b.rank);
-      for (let i = 0; i < hosted.length; i++) {
-        for (let j = 0; j < i; j++) {
-          if (covers(hosted[j]!, hosted[i]!)) {
-            out.push(shadowed(hosted[i]!, hosted[j]!));
-            break;
-          }
-        }
-      }
-      for (let i = 0; i < g.hostless.length; i++) {
-        for (let j = 0; j < i; j++) {
-          if (covers(g.hostless[j]!, g.hostless[i]!)) {
-            out.push(shadowed(g.hostless[i]!, g.hostless[j]!));
-            break;
-          }
+    const phases = (g: Group<R>): R[][] => [[...[...g.exact.values()].flat(), ...g.regex].sort((a, b) => a.rank - b.rank), g.hostless];
+    const byGroup = this.groups.map(phases);
+    for (let gi = 0; gi < byGroup.length; gi++) {
+      for (let phase = 0; phase < 2; phase++) {
+        const list = byGroup[gi]![phase]!;
+        const before = gi === 0 ? [] : byGroup.slice(1, gi).flatMap((p) => p[phase]!);
+        for (let i = 0; i < list.length; i++) {
+          const later = list[i]!;
+          const by = before.find((e) => covers(e, later)) ?? list.slice(0, i).find((e) => covers(e, later));
+          if (by) out.push(shadowed(later, by));
         }
       }
     }
@@ -179,13 +180,17 @@ function covers(earlier: RuleSpec, later: RuleSpec): boolean {
 }
 
 function shadowed(rule: RuleSpec, by: RuleSpec): Diagnostic {
+  const why =
+    groupIndex(by) === groupIndex(rule)
+      ? 'the earliest matching rule wins; put the more specific rule first'
+      : `${by.kind} rules are matched before ${rule.hostRegex ? 'regex_' : ''}${rule.kind} rules, whatever their order in the file`;
   return {
     severity: 'warning',
     file: rule.file,
     line: rule.line,
     message:
-      `this ${rule.type} rule is never used: the earlier rule at ${by.file}:${by.line} (${by.type} ${by.from.text}) ` +
-      `matches every request it would (the earliest matching rule wins; put the more specific rule first)`,
+      `this ${rule.type} rule is never used: the ${by.rank < rule.rank ? 'earlier ' : ''}rule at ${by.file}:${by.line} ` +
+      `(${by.type} ${by.from.text}) matches every request it would (${why})`,
   };
 }
 

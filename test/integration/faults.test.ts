@@ -218,3 +218,17 @@ export default () => ({ sendRequest(txn, req) { sends++; req.headers.set('x-atte
   assert.equal(res.text, 'ok');
   assert.equal(n, 2);
 });
+
+test('an origin that accepts TCP but never completes the TLS handshake gives 504 after the connect timeout', async (t) => {
+  // The connect timeout covers TCP and TLS set-up; a silent TCP server is the loopback way to make it expire.
+  const silent = await tcpOrigin(() => {});
+  t.after(() => silent.close());
+  const proxy = await startRemapd(`map / https://${LOOPBACK}:${silent.port}/\n`, { settings: { connectTimeoutMs: 300 } });
+  t.after(() => proxy.close());
+  const started = Date.now();
+  const res = await request(`${proxy.url}/x`);
+  assert.equal(res.status, 504);
+  assert.equal(res.headers['x-remapd-error'], 'ERR_ORIGIN_TIMEOUT');
+  assert.match(res.text, /connecting to origin 127\.0\.0\.1:\d+ timed out after 300 ms/);
+  assert.ok(Date.now() - started < 5_000);
+});

@@ -17,7 +17,13 @@ interface Overrides {
   pristineHostHdr?: boolean;
 }
 
-type Setter = (o: Overrides, value: string) => void;
+type RecordType = 'INT' | 'STRING' | 'FLOAT';
+
+interface Setting {
+  /** The record's type in ATS; a file line must declare the same one. */
+  type: RecordType;
+  set(o: Overrides, value: string): void;
+}
 
 function parseBool(name: string, value: string): boolean {
   if (value === '1') return true;
@@ -25,18 +31,32 @@ function parseBool(name: string, value: string): boolean {
   throw new PluginArgumentError(`${name} must be 0 or 1, not "${value}"`);
 }
 
-const SUPPORTED: Record<string, Setter> = {
-  'proxy.config.url_remap.pristine_host_hdr': (o, v) => {
-    o.pristineHostHdr = parseBool('proxy.config.url_remap.pristine_host_hdr', v);
+const SUPPORTED: Record<string, Setting> = {
+  'proxy.config.url_remap.pristine_host_hdr': {
+    type: 'INT',
+    set(o, v) {
+      o.pristineHostHdr = parseBool('proxy.config.url_remap.pristine_host_hdr', v);
+    },
   },
 };
 
-function apply(o: Overrides, name: string, value: string, where: string): void {
-  const setter = SUPPORTED[name];
-  if (!setter) {
+/** `declared` is the TYPE of a file line (the inline form has none). */
+function apply(o: Overrides, name: string, value: string, where: string, declared?: RecordType): void {
+  const setting = SUPPORTED[name];
+  if (!setting) {
     throw new PluginArgumentError(`${where}${name} is not a setting remapd can override (supported: ${Object.keys(SUPPORTED).join(', ')})`);
   }
-  setter(o, value);
+  // ATS refuses a line whose TYPE differs from the record's ("mismatch between provide data type, and expected
+  // type"); accepting it here would load a file ATS does not apply.
+  if (declared !== undefined && declared !== setting.type) {
+    throw new PluginArgumentError(`${where}${name} is of type ${setting.type}, not ${declared}`);
+  }
+  try {
+    setting.set(o, value);
+  } catch (err) {
+    // The value checks do not know where the value came from; a bad value in a file must still name its line.
+    throw new PluginArgumentError(`${where}${(err as Error).message}`, { cause: err });
+  }
 }
 
 function readFile(path: string, o: Overrides): void {
@@ -52,7 +72,7 @@ function readFile(path: string, o: Overrides): void {
     if (line === '' || line.startsWith('#')) continue;
     const m = /^CONFIG\s+(\S+)\s+(INT|STRING|FLOAT)\s+(.*)$/.exec(line);
     if (!m) throw new PluginArgumentError(`${path}:${i + 1}: expected "CONFIG name TYPE value", got "${line}"`);
-    apply(o, m[1]!, m[3]!.trim(), `${path}:${i + 1}: `);
+    apply(o, m[1]!, m[3]!.trim(), `${path}:${i + 1}: `, m[2] as RecordType);
   }
 }
 

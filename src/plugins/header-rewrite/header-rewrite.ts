@@ -15,14 +15,19 @@ import type { PluginFactory, RemapPlugin, Transaction } from '../api.js';
 import type { HeaderList } from '../../proxy/header-list.js';
 import { type HookName, type MessageView, parseRulesFile, type Section } from './rules-file.js';
 
+/**
+ * Evaluates a section's conditions as ATS's Condition::do_eval does: each condition joins everything after it,
+ * so `A [OR]`, `B`, `C` means A || (B && C), not (A || B) && C. Folding from the right gives that grouping.
+ */
 function conditionsHold(section: Section, view: MessageView): boolean {
   const cs = section.conditions;
   if (cs.length === 0) return true;
-  let acc = cs[0]!.test(view) !== cs[0]!.not;
-  for (let i = 1; i < cs.length; i++) {
+  const last = cs[cs.length - 1]!;
+  let acc = last.test(view) !== last.not;
+  for (let i = cs.length - 2; i >= 0; i--) {
     const c = cs[i]!;
     const v = c.test(view) !== c.not;
-    acc = cs[i - 1]!.or ? acc || v : acc && v;
+    acc = c.or ? v || acc : v && acc;
   }
   return acc;
 }

@@ -124,11 +124,15 @@ function makeMatcher(operand: string, nocase: boolean, numeric: boolean): (v: st
   throw new Error(`operand "${operand}" must be =value, <n, >n or /regex/`);
 }
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 function parseCondition(words: Word[], hookAllowed: boolean): { hook?: HookName; condition?: Condition } {
   const mods = takeModifiers(words);
   for (const m of mods) {
     if (!['AND', 'OR', 'NOT', 'NOCASE'].includes(m)) throw new Error(`unknown condition modifier [${m}]`);
   }
+  // ATS rejects [AND,OR] too (condition.cc: "Can't have both AND and OR in mods"); picking one would guess.
+  if (mods.has('AND') && mods.has('OR')) throw new Error('[AND] and [OR] cannot both modify one condition');
   const what = words[1]?.text;
   if (!what || !/^%\{[^}]+\}$/.test(what)) throw new Error('cond needs a %{CONDITION}');
   const inner = what.slice(2, -1);
@@ -138,6 +142,8 @@ function parseCondition(words: Word[], hookAllowed: boolean): { hook?: HookName;
   if (hook) {
     if (!hookAllowed) throw new Error(`%{${inner}} must be the first condition of a section`);
     if (operand !== undefined) throw new Error(`%{${inner}} takes no operand`);
+    // A hook is not a condition: ATS drops its modifiers, so [NOT] or [OR] here would silently do nothing.
+    for (const m of mods) if (m !== 'AND') throw new Error(`%{${inner}} takes no [${m}] modifier`);
     return { hook };
   }
   const base = { kind: inner, not: mods.has('NOT'), or: mods.has('OR') };
@@ -147,6 +153,8 @@ function parseCondition(words: Word[], hookAllowed: boolean): { hook?: HookName;
     return operand;
   };
   if (inner === 'TRUE' || inner === 'FALSE') {
+    // An operand here would be ignored, and an ignored part of a rule is a rule that does not do what it says.
+    if (operand !== undefined) throw new Error(`%{${inner}} takes no operand`);
     const v = inner === 'TRUE';
     return { condition: { ...base, test: () => v } };
   }
@@ -161,6 +169,8 @@ function parseCondition(words: Word[], hookAllowed: boolean): { hook?: HookName;
   const header = /^(CLIENT-HEADER|HEADER):(.+)$/.exec(inner);
   if (header) {
     const name = header[2]!;
+    // A name no field can have would make the condition constant (always false, or always true with [NOT]).
+    if (!HEADER_NAME.test(name)) throw new Error(`"${name}" is not a valid header name`);
     const match = makeMatcher(need(), nocase, false);
     return header[1] === 'CLIENT-HEADER'
       ? { condition: { ...base, test: (m) => match(m.clientHeader(name)) } }
@@ -168,8 +178,6 @@ function parseCondition(words: Word[], hookAllowed: boolean): { hook?: HookName;
   }
   throw new Error(`condition %{${inner}} is not supported by remapd's header_rewrite`);
 }
-
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function parseOperator(words: Word[]): Operator {
   const mods = takeModifiers(words);
@@ -198,6 +206,14 @@ export function parseRulesFile(text: string, file: string): { sections: Section[
   const errors: { line: number; message: string }[] = [];
   let current: Section | null = null;
   let hookSet = false;
+  /**
+   * An operator line, valid or not, was seen in the current section. Counted by keyword rather than by parsed
+   * operators so that one bad operator does not glue the next section onto this one (and report its hook as
+   * "not the first condition").
+   */
+  let operatorSeen = false;
+  /** Sections with a line already reported: "no operator" there would only repeat that error. */
+  const failed = new Set<Section>();
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
@@ -206,10 +222,12 @@ export function parseRulesFile(text: string, file: string): { sections: Section[
     try {
       const words = splitWords(raw);
       const keyword = words[0]!.text;
+      if (keyword !== 'cond') operatorSeen = true;
       if (keyword === 'cond') {
-        if (!current || current.operators.length > 0) {
+        if (!current || operatorSeen) {
           current = { hook: 'remap', conditions: [], operators: [], file, line: lineNo };
           hookSet = false;
+          operatorSeen = false;
           sections.push(current);
         }
         const { hook, condition } = parseCondition(words, current.conditions.length === 0 && !hookSet);
@@ -235,10 +253,15 @@ export function parseRulesFile(text: string, file: string): { sections: Section[
       }
     } catch (err) {
       errors.push({ line: lineNo, message: (err as Error).message });
+      if (current) failed.add(current);
     }
   }
   for (const s of sections) {
-    if (s.operators.length === 0) errors.push({ line: s.line, message: 'this section has conditions but no operator' });
+    if (s.operators.length === 0 && !failed.has(s)) {
+      errors.push({ line: s.line, message: 'this section has conditions but no operator' });
+    }
   }
+  // The section errors above come after the line errors; a reader scans a file top to bottom.
+  errors.sort((a, b) => a.line - b.line);
   return { sections, errors };
 }
