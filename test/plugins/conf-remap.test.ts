@@ -12,26 +12,17 @@ import { confRemapPlugin } from '../../src/plugins/conf-remap/conf-remap.js';
 import { HeaderList } from '../../src/proxy/header-list.js';
 import { Txn } from '../../src/proxy/transaction.js';
 import { loadRemapConfig } from '../../src/remap/load.js';
-import { LOOPBACK, rawValues, request, startOrigin, startRemapd, tempDir, type Origin } from '../support/harness.js';
+import { lastRequestHeaders, LOOPBACK, okOrigin, rawValues, request, startRemapd, tempDir, type Origin } from '../support/harness.js';
 
 const PRISTINE = 'proxy.config.url_remap.pristine_host_hdr';
 
-/** An origin that records every request; the Host it saw is in its raw headers. */
-async function hostOrigin(t: { after(fn: () => Promise<void>): void }): Promise<Origin> {
-  const origin = await startOrigin((_req, res) => res.end('ok'));
-  t.after(() => origin.close());
-  return origin;
-}
-
 function hostSeen(origin: Origin): string[] {
-  const seen = origin.requests.at(-1);
-  assert.ok(seen, 'the origin received no request');
-  return rawValues(seen.rawHeaders, 'host');
+  return rawValues(lastRequestHeaders(origin), 'host');
 }
 
 describe('conf_remap.so through remapd', () => {
   test('pristine_host_hdr=1 on one rule sends the client Host byte for byte; a rule without it sends the to-URL host:port', async (t) => {
-    const origin = await hostOrigin(t);
+    const origin = await okOrigin(t);
     const proxy = await startRemapd(
       `map http://keep.test/ http://${LOOPBACK}:{{port}}/ @plugin=conf_remap.so @pparam=${PRISTINE}=1\n` +
         `map http://plain.test/ http://${LOOPBACK}:{{port}}/\n`,
@@ -49,7 +40,7 @@ describe('conf_remap.so through remapd', () => {
   });
 
   test('pristine_host_hdr=0 on one rule overrides a process-wide pristine_host_hdr', async (t) => {
-    const origin = await hostOrigin(t);
+    const origin = await okOrigin(t);
     const proxy = await startRemapd(
       `map http://rewrite.test/ http://${LOOPBACK}:{{port}}/ @plugin=conf_remap.so @pparam=${PRISTINE}=0\n` +
         `map http://keep.test/ http://${LOOPBACK}:{{port}}/\n`,
@@ -64,7 +55,7 @@ describe('conf_remap.so through remapd', () => {
   });
 
   test('the file form: CONFIG lines from a file beside remap.config, comments and blank lines skipped', async (t) => {
-    const origin = await hostOrigin(t);
+    const origin = await okOrigin(t);
     const proxy = await startRemapd(
       `map http://keep.test/ http://${LOOPBACK}:{{port}}/ @plugin=conf_remap.so @pparam=conf/keep-host.config\n`,
       {

@@ -8,21 +8,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from '../../src/observability/logger.js';
 import { loadRemapConfig } from '../../src/remap/load.js';
-import { LOOPBACK, rawValues, request, startOrigin, startRemapd, tempDir, type Origin } from '../support/harness.js';
+import { lastRequestHeaders, LOOPBACK, okOrigin, rawValues, request, startOrigin, startRemapd, tempDir } from '../support/harness.js';
 
-/** An origin answering 200 "ok" that records every request. */
-async function okOrigin(t: { after(fn: () => Promise<void>): void }): Promise<Origin> {
-  const origin = await startOrigin((_req, res) => res.end('ok'));
-  t.after(() => origin.close());
-  return origin;
-}
-
-/** Raw headers of the last request the origin received. */
-function lastSeen(origin: Origin): string[] {
-  const seen = origin.requests.at(-1);
-  assert.ok(seen, 'the origin received no request');
-  return seen.rawHeaders;
-}
+const lastSeen = lastRequestHeaders;
 
 test('headers set in REMAP_PSEUDO_HOOK and SEND_REQUEST_HDR_HOOK reach the origin and satisfy its policy', async (t) => {
   const ua = 'remapd-policy-agent 5f1e9c';

@@ -68,6 +68,20 @@ export async function startOrigin(
   };
 }
 
+/** An origin answering 200 "ok" to everything, closed when the test ends. */
+export async function okOrigin(t: { after(fn: () => Promise<void>): void }): Promise<Origin> {
+  const origin = await startOrigin((_req, res) => res.end('ok'));
+  t.after(() => origin.close());
+  return origin;
+}
+
+/** Raw header fields of the last request an origin received (fails the test when there was none). */
+export function lastRequestHeaders(origin: Origin): string[] {
+  const seen = origin.requests.at(-1);
+  if (!seen) throw new Error('the origin received no request');
+  return seen.rawHeaders;
+}
+
 export interface Remapd {
   server: RemapdServer;
   port: number;
