@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
- * remapd's command line: `serve` runs the proxy, `check` validates a configuration like `nginx -t`.
+ * remapd's command line: `serve` runs the proxy, `check` validates a configuration like `nginx -t`, `sign` shows how
+ * s3_auth signs a request, `signing-key` derives scoped V4 keys.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { signCommand } from './commands/sign.js';
+import { signingKeyCommand } from './commands/signing-key.js';
 import { formatDiagnostic } from './errors.js';
 import { createLogger, type LogLevel } from './observability/logger.js';
 import { loadRemapConfig } from './remap/load.js';
@@ -83,6 +86,8 @@ export function buildProgram(): Command {
   const program = new Command('remapd')
     .description('Caching reverse proxy for S3 and S3-compatible object stores, driven by an ATS-style remap.config')
     .version(pkg.version, '-V, --version')
+    // `remapd sign --version 4` is the sign command's option, not the program's: options are positional.
+    .enablePositionalOptions()
     .showHelpAfterError();
 
   addCommonOptions(program.command('serve').description('run the proxy')).action(async (o: CommonOptions) => {
@@ -149,6 +154,8 @@ export function buildProgram(): Command {
     process.stdout.write(`remapd check: ${o.config}: OK, ${config.rules.length} rule(s), ${warnings} warning(s)\n`);
   });
 
+  program.addCommand(signCommand());
+  program.addCommand(signingKeyCommand());
   return program;
 }
 

@@ -26,8 +26,10 @@ export const ERROR_STATUS = {
   ERR_ORIGIN_PROTOCOL: 502,
   /** Connecting to the origin, or waiting for its response headers, took longer than configured. */
   ERR_ORIGIN_TIMEOUT: 504,
-  /** A plugin hook failed (its message says why); signing failures use this code. */
+  /** A plugin hook failed (its message says why). */
   ERR_PLUGIN: 500,
+  /** s3_auth holds no signing key for the scope a request needs (scoped keys expired or not installed). */
+  ERR_SIGNING_KEY: 500,
   /** A bug: something that should not happen. The message is logged, not sent. */
   ERR_INTERNAL: 500,
 } as const;

@@ -9,11 +9,15 @@ import { PluginArgumentError } from '../errors.js';
 import type { PluginFactory } from './api.js';
 import { confRemapPlugin } from './conf-remap/conf-remap.js';
 import { headerRewritePlugin } from './header-rewrite/header-rewrite.js';
+import { s3AuthPlugin } from './s3-auth/s3-auth.js';
 
 /** Built-in plugins by ATS name without `.so`. */
 const BUILTINS: ReadonlyMap<string, PluginFactory> = new Map<string, PluginFactory>([
   ['header_rewrite', headerRewritePlugin],
   ['conf_remap', confRemapPlugin],
+  ['s3_auth', s3AuthPlugin],
+  // ATS 10 renamed s3_auth to origin_server_auth; both names load the same plugin.
+  ['origin_server_auth', s3AuthPlugin],
 ]);
 
 export function builtinNames(): string[] {

@@ -1,0 +1,62 @@
+/**
+ * Every name s3_auth signs with, in one place: algorithm ids, header names, the always-signed and never-signed
+ * header sets, and fixed hashes. Include/exclude options compose with these sets explicitly (see select-headers.ts).
+ */
+
+export const ALGORITHM_V4 = 'AWS4-HMAC-SHA256';
+export const KEY_TYPE_V4 = 'aws4_request';
+export const KEY_PREFIX_V4 = 'AWS4';
+
+export const AUTHORIZATION = 'authorization';
+export const AMZ_DATE = 'x-amz-date';
+export const AMZ_CONTENT_SHA256 = 'x-amz-content-sha256';
+export const AMZ_SECURITY_TOKEN = 'x-amz-security-token';
+export const HOST = 'host';
+export const CONTENT_TYPE = 'content-type';
+export const CONTENT_LENGTH = 'content-length';
+
+/** S3's marker for a payload that is not hashed ("Signature Calculations for the Authorization Header"). */
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+/** SHA-256 of the empty string: the payload hash of a bodyless request. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/**
+ * Client-sent fields that would override or confuse our signature; removed from every origin request before
+ * signing, so a client can never smuggle its own credentials or dates past the proxy.
+ */
+export const CLIENT_AUTH_HEADERS: readonly string[] = [AUTHORIZATION, AMZ_DATE, AMZ_CONTENT_SHA256, AMZ_SECURITY_TOKEN];
+
+/**
+ * Never signed, whatever --v4-include-headers says: proxies on the way may add to or rewrite them (Via,
+ * X-Forwarded-For, Forwarded) and hop-by-hop fields are not end-to-end (RFC 9110 §7.6.1). ATS signed some of these
+ * and broke behind other proxies.
+ */
+export const NEVER_SIGNED: ReadonlySet<string> = new Set([
+  'via',
+  'x-forwarded-for',
+  'forwarded',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+  AUTHORIZATION,
+]);
+
+/** Always signed when present, whatever --v4-exclude-headers says (AWS requires host and every x-amz-* field). */
+export function isAlwaysSigned(lowerName: string): boolean {
+  return lowerName === HOST || lowerName === CONTENT_TYPE || lowerName.startsWith('x-amz-');
+}
+
+/** Service name whose canonical URI follows S3's rules (single encoding, no dot-segment normalisation). */
+export const S3_SERVICE = 's3';
+
+/** Region used when nothing else names one (AWS's default for the legacy global endpoint). */
+export const DEFAULT_REGION = 'us-east-1';
+
+/** --v4-payload=signed buffers at most this many body bytes to hash them; larger bodies get 413. */
+export const DEFAULT_SIGNED_PAYLOAD_MAX = 16 * 1024 * 1024;
