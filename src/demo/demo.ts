@@ -31,6 +31,19 @@ async function main(): Promise<void> {
   });
   const dir = mkdtempSync(join(tmpdir(), 'remapd-demo-'));
   const s3 = new S3rver({ address: '127.0.0.1', port: ORIGIN_PORT, silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
+  // s3rver serves anonymous requests; a real private bucket does not. Refuse unsigned requests (once seeded) so
+  // the demo shows what s3_auth is for: straight to the origin is 403, through remapd it is signed and served.
+  let privateBucket = false;
+  s3.middleware.unshift(async (ctx, next) => {
+    const signed = ctx.get('authorization') !== '' || 'X-Amz-Signature' in ctx.query || 'Signature' in ctx.query;
+    if (privateBucket && !signed) {
+      ctx.status = 403;
+      ctx.type = 'application/xml';
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied (the demo bucket is private: requests must be signed)</Message></Error>\n';
+      return;
+    }
+    await next();
+  });
   await s3.run().catch((err: Error) => {
     throw new Error(`cannot start the demo S3 server on 127.0.0.1:${ORIGIN_PORT}: ${err.message}`);
   });
@@ -40,6 +53,7 @@ async function main(): Promise<void> {
     await res.body.dump();
     if (res.statusCode !== 200) throw new Error(`seeding ${key} failed: HTTP ${res.statusCode}`);
   }
+  privateBucket = true;
   logger.info('demo S3 origin ready', { address: `127.0.0.1:${ORIGIN_PORT}`, bucket: BUCKET, objects: Object.keys(OBJECTS).length });
 
   const configPath = new URL('../../../remap.config.example', import.meta.url).pathname;
@@ -51,6 +65,7 @@ async function main(): Promise<void> {
     throw new Error(`cannot listen on 127.0.0.1:${PROXY_PORT}: ${err.message}`);
   });
   logger.info('remapd demo listening: try   curl -i http://localhost:8080/hello.txt', { address: `127.0.0.1:${PROXY_PORT}` });
+  logger.info(`the bucket is private: curl -i http://127.0.0.1:${ORIGIN_PORT}/${BUCKET}/hello.txt (unsigned, straight to the origin) gets 403`);
 
   const stop = async () => {
     await server.close(2_000);

@@ -12,7 +12,18 @@ declare module '@20minutes/s3rver' {
     serviceEndpoint?: string;
     configureBuckets?: { name: string; configs?: (string | Buffer)[] }[];
   }
+  /** The Koa context, as far as the demo's middleware uses it. */
+  interface S3rverContext {
+    get(field: string): string;
+    query: Record<string, unknown>;
+    status: number;
+    type: string;
+    body: unknown;
+  }
+  type Middleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>;
   export default class S3rver {
+    /** Koa's middleware list (S3rver extends Koa); composed when the server starts listening. */
+    middleware: Middleware[];
     constructor(options?: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;

@@ -32,6 +32,10 @@ export interface CanonicalHeaders {
   signedHeaders: string;
 }
 
+/** Only space and tab are HTTP whitespace (RFC 9110 §5.6.3); JS's \s would also eat e.g. a 0xA0 byte. */
+const SPACE_RUNS = /[ \t]+/g;
+const EDGE_SPACE = /^ | $/g;
+
 /**
  * Canonical headers ("CanonicalHeaders", AWS SigV4 docs): names lower-cased; values trimmed with inner runs of
  * whitespace squeezed to one space; repeated fields joined with ',' in the order received.
@@ -42,7 +46,7 @@ export function canonicalHeaders(headers: HeaderList, selection: HeaderSelection
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (!isSigned(name, selection)) continue;
-    const value = raw[i + 1]!.trim().replace(/\s+/g, ' ');
+    const value = raw[i + 1]!.replace(SPACE_RUNS, ' ').replace(EDGE_SPACE, '');
     const prev = byName.get(name);
     byName.set(name, prev === undefined ? value : `${prev},${value}`);
   }
