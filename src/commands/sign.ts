@@ -1,5 +1,6 @@
 /**
- * `remapd sign`: signs one request exactly as the s3_auth plugin would and prints every intermediate string.
+ * `remapd sign`: signs one request exactly as the s3_auth plugin would (V4, or V2 with --version 2) and prints
+ * every intermediate string.
  * When S3 answers SignatureDoesNotMatch it returns its own canonical request and string to sign; this prints
  * ours, so a user can diff the two. Options are handed to the plugin's own option reader, so validation and
  * signing are the same code path as the proxy's.
@@ -9,7 +10,8 @@ import { RemapdError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import type { PluginContext } from '../plugins/api.js';
 import { readOptions } from '../plugins/s3-auth/options.js';
-import { buildV4Signer } from '../plugins/s3-auth/s3-auth.js';
+import { buildV2Signer, buildV4Signer } from '../plugins/s3-auth/s3-auth.js';
+import { signV2Request } from '../plugins/s3-auth/sign-v2-request.js';
 import { signV4Request, type SignableRequest } from '../plugins/s3-auth/sign-v4-request.js';
 import { HeaderList } from '../proxy/header-list.js';
 
@@ -31,14 +33,24 @@ interface SignOptions {
   v4ExcludeHeaders?: string;
   regionMap?: string;
   literalPlus?: boolean;
+  virtualHost?: boolean;
+  v2Endpoint?: string;
   json?: boolean;
 }
 
-/** Signing-date forms accepted by --date: `20130524T000000Z` or ISO 8601 (`2013-05-24T00:00:00Z`). */
+/**
+ * Signing-date forms accepted by --date: `20130524T000000Z`, ISO 8601 (`2013-05-24T00:00:00Z`) or RFC 1123
+ * (`Fri, 24 May 2013 00:00:00 GMT`).
+ */
 export function parseSignDate(text: string): Date | null {
   const basic = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  const d = basic ? new Date(`${basic[1]}-${basic[2]}-${basic[3]}T${basic[4]}:${basic[5]}:${basic[6]}Z`) : new Date(text);
-  return Number.isNaN(d.getTime()) || !/\d{4}/.test(text) ? null : d;
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+  const rfc1123 = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (?:GMT|[+-]\d{4})$/;
+  let d: Date;
+  if (basic) d = new Date(`${basic[1]}-${basic[2]}-${basic[3]}T${basic[4]}:${basic[5]}:${basic[6]}Z`);
+  else if (iso.test(text) || rfc1123.test(text)) d = new Date(text);
+  else return null;
+  return Number.isNaN(d.getTime()) ? null : d;
 }
 
 /** Splits a URL without normalising it (WHATWG URL would re-encode the path and drop dot segments). */
@@ -59,25 +71,32 @@ function fail(message: string): never {
 }
 
 export interface SignOutput {
+  version: 2 | 4;
   method: string;
   url: string;
   headers: [string, string][];
-  canonicalRequest: string;
+  /** V4 only. */
+  canonicalRequest?: string;
   stringToSign: string;
-  signedHeaders: string;
+  /** V4 only. */
+  signedHeaders?: string;
   signature: string;
   authorization: string;
-  scope: string;
+  /** V4: the credential scope. */
+  scope?: string;
+  /** V2: the CanonicalizedResource. */
+  resource?: string;
 }
 
 /** Runs the command's work; returns what it prints (tests call this directly too). */
 export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): SignOutput {
   const url = splitUrl(o.url);
   if (!url) fail(`--url "${o.url}" is not an http(s) URL`);
-  const version = o.version.toLowerCase();
-  if (version !== '4' && version !== 'awsv4') fail(`--version ${o.version}: only Signature V4 is available in this build`);
+  const versionText = o.version.toLowerCase();
+  if (!['2', '4', 'awsv2', 'awsv4'].includes(versionText)) fail(`--version ${o.version}: use 2 or 4`);
+  const version = versionText.endsWith('2') ? 2 : 4;
 
-  const argv = ['--version=4', `--access_key=${o.accessKey}`];
+  const argv = [`--version=${version}`, `--access_key=${o.accessKey}`];
   if (o.secretKey !== undefined) argv.push(`--secret_key=${o.secretKey}`);
   if (o.signingKey !== undefined) argv.push(`--signing_key=${o.signingKey}`);
   if (o.keyScope !== undefined) argv.push(`--key_scope=${o.keyScope}`);
@@ -88,6 +107,8 @@ export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): S
   if (o.v4ExcludeHeaders !== undefined) argv.push(`--v4-exclude-headers=${o.v4ExcludeHeaders}`);
   if (o.regionMap !== undefined) argv.push(`--v4-region-map=${o.regionMap}`);
   if (o.literalPlus) argv.push('--literal_plus');
+  if (o.virtualHost) argv.push('--virtual_host');
+  if (o.v2Endpoint !== undefined) argv.push(`--v2-endpoint=${o.v2Endpoint}`);
   const context: PluginContext = {
     file: '(command line)',
     line: 0,
@@ -98,7 +119,6 @@ export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): S
   };
   const read = readOptions(argv, context);
   if ('problems' in read) fail(read.problems.join('; '));
-  const signer = buildV4Signer(read.options, context);
 
   const headers = new HeaderList();
   for (const h of o.header) {
@@ -113,10 +133,25 @@ export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): S
     if (!d) fail(`--date "${o.date}" is not YYYYMMDDTHHMMSSZ or an ISO 8601 date`);
     date = d;
   }
-  const payloadHash = o.payloadHash ?? (signer.service === 's3' ? 'UNSIGNED-PAYLOAD' : undefined);
   const req: SignableRequest = { method: o.method.toUpperCase(), host: url.host, path: url.path, search: url.search, headers };
+  if (version === 2) {
+    const v2 = signV2Request(req, buildV2Signer(read.options), date);
+    return {
+      version,
+      method: req.method,
+      url: `${url.scheme}://${url.authority}${req.path}${req.search}`,
+      headers: headers.entries(),
+      stringToSign: v2.stringToSign,
+      signature: v2.signature,
+      authorization: v2.authorization,
+      resource: v2.resource,
+    };
+  }
+  const signer = buildV4Signer(read.options, context);
+  const payloadHash = o.payloadHash ?? (signer.service === 's3' ? 'UNSIGNED-PAYLOAD' : undefined);
   const result = signV4Request(req, signer, date, payloadHash ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   return {
+    version,
     method: req.method,
     url: `${url.scheme}://${url.authority}${req.path}${req.search}`,
     headers: headers.entries(),
@@ -130,29 +165,23 @@ export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): S
 }
 
 export function formatSignOutput(out: SignOutput): string {
-  return [
-    `Request:\n${out.method} ${out.url}`,
-    ...out.headers.map(([n, v]) => `${n}: ${v}`),
-    '',
-    `Canonical request:\n${out.canonicalRequest}`,
-    '',
-    `String to sign:\n${out.stringToSign}`,
-    '',
-    `Signed headers: ${out.signedHeaders}`,
-    `Signature: ${out.signature}`,
-    `Authorization: ${out.authorization}`,
-    '',
-  ].join('\n');
+  const lines = [`Request:\n${out.method} ${out.url}`, ...out.headers.map(([n, v]) => `${n}: ${v}`), ''];
+  if (out.canonicalRequest !== undefined) lines.push(`Canonical request:\n${out.canonicalRequest}`, '');
+  lines.push(`String to sign:\n${out.stringToSign}`, '');
+  if (out.signedHeaders !== undefined) lines.push(`Signed headers: ${out.signedHeaders}`);
+  if (out.resource !== undefined) lines.push(`Canonicalized resource: ${out.resource}`);
+  lines.push(`Signature: ${out.signature}`, `Authorization: ${out.authorization}`, '');
+  return lines.join('\n');
 }
 
 export function signCommand(): Command {
   return new Command('sign')
     .description('sign one request as s3_auth would and print the canonical request, string to sign and signature')
-    .addOption(new Option('--version <n>', 'signature version').default('4'))
+    .addOption(new Option('--version <n>', 'signature version: 4 or 2').default('4'))
     .option('-X, --method <method>', 'HTTP method', 'GET')
     .requiredOption('--url <url>', 'full origin URL, e.g. https://bucket.s3.amazonaws.com/key?query')
     .option('-H, --header <field>', "header 'Name: value' (repeatable; signed verbatim)", collect, [])
-    .option('--date <date>', 'signing time: 20130524T000000Z or ISO 8601 (default now; an x-amz-date header wins)')
+    .option('--date <date>', 'signing time: 20130524T000000Z, ISO 8601 or RFC 1123 (default now; a given x-amz-date/Date header wins)')
     .requiredOption('--access-key <id>', 'access key id')
     .option('--secret-key <secret>', 'secret access key')
     .option('--signing-key <base64>', 'a scoped V4 signing key (from `remapd signing-key`)')
@@ -165,6 +194,8 @@ export function signCommand(): Command {
     .option('--v4-exclude-headers <list>', 'do not sign these headers')
     .option('--region-map <file>', 'ATS-format region map')
     .option('--literal-plus', "read '+' in the path and query as a plus, not S3's space")
+    .option('--virtual-host', 'V2: a host that is not an S3 endpoint is a CNAME naming the bucket')
+    .option('--v2-endpoint <host>', 'V2: service host of an S3-compatible store (BUCKET.host is virtual-hosted)')
     .option('--json', 'print one JSON object')
     .action((o: SignOptions) => {
       const out = runSign(o, (m) => process.stderr.write(`remapd sign: warning: ${m}\n`));

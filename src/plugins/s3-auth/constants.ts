@@ -60,3 +60,55 @@ export const DEFAULT_REGION = 'us-east-1';
 
 /** --v4-payload=signed buffers at most this many body bytes to hash them; larger bodies get 413. */
 export const DEFAULT_SIGNED_PAYLOAD_MAX = 16 * 1024 * 1024;
+
+export const ALGORITHM_V2 = 'AWS';
+export const DATE = 'date';
+export const CONTENT_MD5 = 'content-md5';
+
+/**
+ * Query parameters that are part of a V2 CanonicalizedResource ("Signing and Authenticating REST Requests",
+ * Constructing the CanonicalizedResource Element: AWS's list of sub-resources and the response-* overrides, plus
+ * the sub-resources S3 added later that AWS's SDKs sign the same way). Every other parameter is left out.
+ */
+export const V2_SUBRESOURCES: ReadonlySet<string> = new Set([
+  'accelerate',
+  'acl',
+  'analytics',
+  'cors',
+  'delete',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'location',
+  'logging',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'partNumber',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+  'response-content-language',
+  'response-content-type',
+  'response-expires',
+  'restore',
+  'retention',
+  'select',
+  'select-type',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'versionId',
+  'versioning',
+  'versions',
+  'website',
+]);

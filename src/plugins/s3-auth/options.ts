@@ -28,6 +28,7 @@ const OPTIONS = {
   v4_payload: 'value',
   v4_payload_max: 'value',
   literal_plus: 'flag',
+  v2_endpoint: 'value',
   // ATS: epoch seconds after which the credentials in a config file stop working (re-read before; issue 7).
   expiration: 'value',
 } as const;
@@ -61,6 +62,8 @@ export interface S3AuthOptions {
   literalPlus: boolean;
   /** Epoch seconds, or null. */
   expiration: number | null;
+  /** V2: the service host of an S3-compatible store; `BUCKET.endpoint` is virtual-hosted bucket BUCKET. */
+  v2Endpoint: string | null;
 }
 
 export interface OptionsContext {
@@ -236,6 +239,15 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
     else expiration = Number(expirationText);
   }
 
+  const v2Endpoint = str('v2_endpoint');
+  if (v2Endpoint !== null && !/^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/i.test(v2Endpoint)) problems.push(`--v2-endpoint "${v2Endpoint}" is not a host name`);
+  if (version === 2) {
+    const v4Only = (['v4_include_headers', 'v4_exclude_headers', 'v4_region_map', 'region', 'service', 'v4_payload', 'v4_payload_max'] as const)
+      .filter((n) => raw[n] !== undefined)
+      .map((n) => `--${n.replace(/_/g, '-')}`);
+    if (v4Only.length > 0) context.warn(`s3_auth: ${v4Only.join(', ')} only affect Signature V4 and are ignored with --version=2`);
+  }
+
   const regionMapText = str('v4_region_map');
   const sessionToken = str('session_token');
   const options: S3AuthOptions = {
@@ -257,6 +269,7 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
     payloadMax,
     literalPlus: flag(raw.literal_plus, 'literal_plus', problems),
     expiration,
+    v2Endpoint,
   };
   return problems.length > 0 ? { problems } : { options };
 }

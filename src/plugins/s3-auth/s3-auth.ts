@@ -1,6 +1,6 @@
 /**
  * s3_auth.so (also origin_server_auth.so, its newer ATS name): signs every origin request for S3 and
- * S3-compatible stores.
+ * S3-compatible stores, with Signature V4 (sign-v4-request.ts) or V2 (sign-v2-request.ts).
  *
  *   map http://cdn.example.com/ https://my-bucket.s3.eu-west-1.amazonaws.com/ \
  *       @plugin=s3_auth.so @pparam=--version=4 @pparam=--config @pparam=s3_auth_v4.config
@@ -17,6 +17,7 @@ import { type S3AuthOptions, readOptions } from './options.js';
 import { hashPayload } from './payload.js';
 import { parseRegionMap, type RegionMap, RegionResolver } from './region.js';
 import { parseHeaderNames } from './select-headers.js';
+import { httpDate, signV2Request, type V2Signer } from './sign-v2-request.js';
 import { signV4Request, type V4Signer } from './sign-v4-request.js';
 import { parseKey, parseKeyFile, parseScope, type ScopedKey, ScopedKeySource, SecretKeySource, type SigningKeySource } from './signing-keys.js';
 
@@ -110,6 +111,31 @@ export function buildV4Signer(o: S3AuthOptions, context: PluginContext): V4Signe
   };
 }
 
+/** Builds the V2 signer from checked options (the plugin and `remapd sign --version 2` share it). */
+export function buildV2Signer(o: S3AuthOptions): V2Signer {
+  if (o.secretKey === null) throw new PluginArgumentError('Signature V2 needs --secret_key');
+  return {
+    accessKey: o.accessKey,
+    secretKey: o.secretKey,
+    sessionToken: o.sessionToken,
+    virtualHost: o.virtualHost,
+    endpoint: o.v2Endpoint,
+    plusIsSpace: !o.literalPlus,
+  };
+}
+
+function v2Plugin(signer: V2Signer, now: () => Date): RemapPlugin {
+  return {
+    sendRequest(_txn, req) {
+      req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
+      // V2 signs Date; a fresh one per attempt, so a retried request is not signed with a stale time.
+      const t = now();
+      req.headers.set('Date', httpDate(t));
+      signV2Request(req, signer, t);
+    },
+  };
+}
+
 export interface S3AuthDependencies {
   /** The clock signatures are dated by (tests pin it). */
   now?: () => Date;
@@ -129,9 +155,7 @@ export function createS3AuthPlugin(argv: readonly string[], context: PluginConte
   if (o.expiration !== null && o.expiration * 1000 <= now().getTime()) {
     context.warn(`s3_auth: the credentials' expiration (${new Date(o.expiration * 1000).toISOString()}) has passed`);
   }
-  if (o.version === 2) {
-    throw new PluginArgumentError('Signature V2 is not available in this build yet; set --version=4');
-  }
+  if (o.version === 2) return v2Plugin(buildV2Signer(o), now);
   const signer = buildV4Signer(o, context);
   const signed = o.payload === 'signed';
   const max = o.payloadMax;

@@ -10,6 +10,7 @@ import type { HeaderList } from '../../proxy/header-list.js';
 import { AMZ_CONTENT_SHA256, AMZ_DATE, AMZ_SECURITY_TOKEN, S3_SERVICE } from './constants.js';
 import { normalizeQuery } from './canonical-query.js';
 import type { RegionResolver } from './region.js';
+import { hostName } from './host.js';
 import { canonicalHeaders, type HeaderSelection } from './select-headers.js';
 import { type CredentialScope, formatAmzDate, signV4, type V4Signature } from './sigv4.js';
 import type { SigningKeySource } from './signing-keys.js';
@@ -41,13 +42,6 @@ export interface V4Result extends V4Signature {
 }
 
 const AMZ_DATE_FORMAT = /^\d{8}T\d{6}Z$/;
-
-/** The host name of a Host field value: port and IPv6 brackets removed. */
-function hostName(value: string): string {
-  if (value.startsWith('[')) return value.slice(1, value.indexOf(']'));
-  const colon = value.indexOf(':');
-  return colon < 0 ? value : value.slice(0, colon);
-}
 
 /** `payloadHash` is used when the request carries no x-amz-content-sha256 of its own. */
 export function signV4Request(req: SignableRequest, signer: V4Signer, now: Date, payloadHash: string): V4Result {

@@ -120,3 +120,19 @@ export function canonicalGenericUri(path: string): string {
   if (normal === '') normal = '/';
   return encodeBytes(Buffer.from(normal, 'utf8'), true);
 }
+
+const WIRE_SAFE = /^[\x21-\x7e]*$/;
+
+/**
+ * Encodes only what cannot go on the wire in a request-target (space, controls, non-ASCII — possible only when a
+ * plugin set the path) and leaves every other byte, `%XX` included, exactly as it is: V2 signs the path as sent.
+ */
+export function encodeUnsafe(path: string): string {
+  if (WIRE_SAFE.test(path)) return path;
+  let out = '';
+  for (const ch of path) {
+    const c = ch.codePointAt(0)!;
+    out += c > 0x20 && c < 0x7f ? ch : encodeBytes(Buffer.from(ch, 'utf8'), false);
+  }
+  return out;
+}
