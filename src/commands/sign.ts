@@ -50,7 +50,17 @@ export function parseSignDate(text: string): Date | null {
   if (basic) d = new Date(`${basic[1]}-${basic[2]}-${basic[3]}T${basic[4]}:${basic[5]}:${basic[6]}Z`);
   else if (iso.test(text) || rfc1123.test(text)) d = new Date(text);
   else return null;
-  return Number.isNaN(d.getTime()) ? null : d;
+  if (Number.isNaN(d.getTime())) return null;
+  // Date rolls 30 February over to 2 March: a signing date must name a real day.
+  const ymd = basic ? basic.slice(1, 4) : /^(\d{4})-(\d{2})-(\d{2})/.exec(text)?.slice(1, 4);
+  if (ymd) {
+    const [y, m, day] = ymd.map(Number) as [number, number, number];
+    const t = new Date(Date.UTC(y, m - 1, day));
+    if (t.getUTCFullYear() !== y || t.getUTCMonth() !== m - 1 || t.getUTCDate() !== day) return null;
+  } else if (text.endsWith('GMT') && d.toUTCString() !== text) {
+    return null;
+  }
+  return d;
 }
 
 /** Splits a URL without normalising it (WHATWG URL would re-encode the path and drop dot segments). */
@@ -149,7 +159,14 @@ export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): S
   }
   const signer = buildV4Signer(read.options, context);
   const payloadHash = o.payloadHash ?? (signer.service === 's3' ? 'UNSIGNED-PAYLOAD' : undefined);
-  const result = signV4Request(req, signer, date, payloadHash ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  let result: ReturnType<typeof signV4Request>;
+  try {
+    result = signV4Request(req, signer, date, payloadHash ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  } catch (err) {
+    // The proxy answers with `message` and logs `detail`; a command has no error log, so the detail is the message.
+    if (err instanceof RemapdError && err.detail !== undefined) fail(err.detail);
+    throw err;
+  }
   return {
     version,
     method: req.method,
