@@ -140,7 +140,7 @@ export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): S
   let date = new Date();
   if (o.date !== undefined) {
     const d = parseSignDate(o.date);
-    if (!d) fail(`--date "${o.date}" is not YYYYMMDDTHHMMSSZ or an ISO 8601 date`);
+    if (!d) fail(`--date "${o.date}" is not YYYYMMDDTHHMMSSZ, an ISO 8601 date or an RFC 1123 date`);
     date = d;
   }
   const req: SignableRequest = { method: o.method.toUpperCase(), host: url.host, path: url.path, search: url.search, headers };

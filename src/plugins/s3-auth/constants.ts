@@ -41,6 +41,7 @@ export const NEVER_SIGNED: ReadonlySet<string> = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // and every other proxy-* field (select-headers.ts checks the prefix)
   'proxy-authorization',
   'proxy-authenticate',
   'proxy-connection',

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * What signing reads from the origin request's Host: the host name, and for V2 virtual-host requests the bucket.
  */
@@ -27,7 +29,10 @@ const VIRTUAL_HOSTED = new RegExp(`^(.+)\\.${ENDPOINT}$`, 'i');
  * - otherwise (a bare endpoint, or path style): null.
  */
 export function bucketFromHost(host: string, virtualHost: boolean, endpoint: string | null): string | null {
-  const h = host.replace(/\.$/, '');
+  // Host names are case-insensitive; S3 reads the bucket as "the lowercase value of the Host header".
+  const h = host.replace(/\.$/, '').toLowerCase();
+  // A bucket name may not look like an IP address, so an address is always path style.
+  if (h === '' || isIP(h) !== 0) return null;
   if (endpoint !== null) {
     const suffix = `.${endpoint}`;
     if (h.length > suffix.length && h.toLowerCase().endsWith(suffix.toLowerCase())) return h.slice(0, -suffix.length);

@@ -113,7 +113,7 @@ function resolvePath(file: string, configDir: string): string {
 }
 
 /** Reads a --config file; its values override `into`. Problems name the file and line. */
-function readConfigFile(path: string, into: RawOptions, problems: string[], context: OptionsContext): void {
+function readConfigFile(path: string, into: RawOptions, problems: string[], context: OptionsContext, origin: Map<OptionName, string>): void {
   context.dependsOn(path);
   let text: string;
   try {
@@ -136,6 +136,7 @@ function readConfigFile(path: string, into: RawOptions, problems: string[], cont
       context.warn(`${where}: unknown key "${rawKey}" ignored`);
       continue;
     }
+    origin.set(name, where);
     if (OPTIONS[name] === 'flag') {
       into[name] = value === true ? true : String(value);
     } else if (value === true || value === '') {
@@ -174,7 +175,10 @@ function parseSize(text: string): number | null {
 export function readOptions(args: readonly string[], context: OptionsContext): { options: S3AuthOptions } | { problems: string[] } {
   const problems: string[] = [];
   const raw = parseArgv(args, problems);
-  if (typeof raw.config === 'string') readConfigFile(resolvePath(raw.config, context.configDir), raw, problems, context);
+  // Where a value came from, for values read from the --config file: its problems name that file's line.
+  const origin = new Map<OptionName, string>();
+  if (typeof raw.config === 'string') readConfigFile(resolvePath(raw.config, context.configDir), raw, problems, context, origin);
+  const at = (name: OptionName): string => (origin.has(name) ? `${origin.get(name)!}: ` : '');
 
   const str = (name: OptionName): string | null => {
     const v = raw[name];
@@ -192,7 +196,7 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
     const v = versionText.toLowerCase();
     if (v === '2' || v === 'awsv2') version = 2;
     else if (v === '4' || v === 'awsv4') version = 4;
-    else problems.push(`unknown --version "${versionText}" (use 2, 4, awsv2 or awsv4)`);
+    else problems.push(`${at('version')}unknown --version "${versionText}" (use 2, 4, awsv2 or awsv4)`);
   }
 
   const accessKey = str('access_key');
@@ -211,15 +215,15 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
   }
 
   const region = str('region');
-  if (region !== null && !/^[a-z0-9-]+$/.test(region)) problems.push(`--region "${region}" is not a region name`);
+  if (region !== null && !/^[a-z0-9-]+$/.test(region)) problems.push(`${at('region')}--region "${region}" is not a region name`);
   const service = str('service') ?? S3_SERVICE;
-  if (!/^[a-z0-9-]+$/.test(service)) problems.push(`--service "${service}" is not a service name`);
+  if (!/^[a-z0-9-]+$/.test(service)) problems.push(`${at('service')}--service "${service}" is not a service name`);
 
   const payloadText = str('v4_payload');
   let payload: 'unsigned' | 'signed' = service === S3_SERVICE ? 'unsigned' : 'signed';
   if (payloadText !== null) {
     if (payloadText === 'unsigned' || payloadText === 'signed') payload = payloadText;
-    else problems.push(`--v4-payload must be "unsigned" or "signed" (got "${payloadText}")`);
+    else problems.push(`${at('v4_payload')}--v4-payload must be "unsigned" or "signed" (got "${payloadText}")`);
   }
   if (payload === 'unsigned' && service !== S3_SERVICE) {
     problems.push(`--v4-payload=unsigned is an S3 feature; service "${service}" needs signed payloads`);
@@ -228,19 +232,19 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
   const payloadMaxText = str('v4_payload_max');
   if (payloadMaxText !== null) {
     const n = parseSize(payloadMaxText);
-    if (n === null) problems.push(`--v4-payload-max "${payloadMaxText}" is not a size (bytes, or with K/M/G)`);
+    if (n === null) problems.push(`${at('v4_payload_max')}--v4-payload-max "${payloadMaxText}" is not a size (bytes, or with K/M/G)`);
     else payloadMax = n;
   }
 
   let expiration: number | null = null;
   const expirationText = str('expiration');
   if (expirationText !== null) {
-    if (!/^\d+$/.test(expirationText)) problems.push(`expiration "${expirationText}" is not epoch seconds`);
+    if (!/^\d+$/.test(expirationText)) problems.push(`${at('expiration')}expiration "${expirationText}" is not epoch seconds`);
     else expiration = Number(expirationText);
   }
 
   const v2Endpoint = str('v2_endpoint');
-  if (v2Endpoint !== null && !/^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/i.test(v2Endpoint)) problems.push(`--v2-endpoint "${v2Endpoint}" is not a host name`);
+  if (v2Endpoint !== null && !/^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/i.test(v2Endpoint)) problems.push(`${at('v2_endpoint')}--v2-endpoint "${v2Endpoint}" is not a host name`);
   if (version === 2) {
     const v4Only = (['v4_include_headers', 'v4_exclude_headers', 'v4_region_map', 'region', 'service', 'v4_payload', 'v4_payload_max'] as const)
       .filter((n) => raw[n] !== undefined)

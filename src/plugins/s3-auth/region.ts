@@ -121,7 +121,7 @@ export class RegionResolver {
 
   resolve(host: string): string {
     if (this.#forced !== null) return this.#forced;
-    const h = host.toLowerCase();
+    const h = host.toLowerCase().replace(/\.$/, '');
     let region = this.#cache.get(h);
     if (region === undefined) {
       region = this.#lookup(h);

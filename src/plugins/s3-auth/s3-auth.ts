@@ -44,7 +44,7 @@ function readListFile<T>(
   return value;
 }
 
-function keySource(o: S3AuthOptions, problems: string[], context: PluginContext): { keys: SigningKeySource; scoped: readonly ScopedKey[] } | null {
+function keySource(o: S3AuthOptions, problems: string[], context: PluginContext, nowMs: () => number): { keys: SigningKeySource; scoped: readonly ScopedKey[] } | null {
   if (o.secretKey !== null) return { keys: new SecretKeySource(o.secretKey), scoped: [] };
   if (o.signingKey !== null && o.keyScope !== null) {
     const key = parseKey(o.signingKey);
@@ -63,7 +63,7 @@ function keySource(o: S3AuthOptions, problems: string[], context: PluginContext)
     }, problems, context);
     if (scoped === null) return null;
     if (scoped.length === 0) problems.push(`${file}: holds no signing keys`);
-    return { keys: new ScopedKeySource(scoped, file), scoped };
+    return { keys: new ScopedKeySource(scoped, file, nowMs), scoped };
   }
   return null;
 }
@@ -75,9 +75,9 @@ function common(scoped: readonly ScopedKey[], field: 'region' | 'service'): stri
 }
 
 /** Builds the V4 signer from checked options (the plugin and `remapd sign` share it). */
-export function buildV4Signer(o: S3AuthOptions, context: PluginContext): V4Signer {
+export function buildV4Signer(o: S3AuthOptions, context: PluginContext, now: () => Date = () => new Date()): V4Signer {
   const problems: string[] = [];
-  const source = keySource(o, problems, context);
+  const source = keySource(o, problems, context, () => now().getTime());
   let map: RegionMap | null = null;
   if (o.regionMapFile !== null) {
     map = readListFile(o.regionMapFile, 'region map', (t) => {
@@ -156,7 +156,7 @@ export function createS3AuthPlugin(argv: readonly string[], context: PluginConte
     context.warn(`s3_auth: the credentials' expiration (${new Date(o.expiration * 1000).toISOString()}) has passed`);
   }
   if (o.version === 2) return v2Plugin(buildV2Signer(o), now);
-  const signer = buildV4Signer(o, context);
+  const signer = buildV4Signer(o, context, now);
   const signed = o.payload === 'signed';
   const max = o.payloadMax;
 

@@ -19,7 +19,7 @@ export interface HeaderSelection {
 export const SIGN_ALL: HeaderSelection = { include: null, exclude: new Set() };
 
 export function isSigned(lowerName: string, selection: HeaderSelection): boolean {
-  if (NEVER_SIGNED.has(lowerName)) return false;
+  if (NEVER_SIGNED.has(lowerName) || lowerName.startsWith('proxy-')) return false;
   if (isAlwaysSigned(lowerName)) return true;
   if (selection.include !== null && !selection.include.has(lowerName)) return false;
   return !selection.exclude.has(lowerName);

@@ -45,7 +45,8 @@ export function signV2Request(req: V2Request, signer: V2Signer, now: Date): V2Re
   req.search = encodeUnsafe(req.search);
   if (!h.has(DATE) && !h.has(AMZ_DATE)) h.set('Date', httpDate(now));
   if (signer.sessionToken !== null && !h.has(AMZ_SECURITY_TOKEN)) h.set(AMZ_SECURITY_TOKEN, signer.sessionToken);
-  const bucket = bucketFromHost(hostName(h.get('host') ?? req.host), signer.virtualHost, signer.endpoint);
+  const hostField = h.get('host');
+  const bucket = bucketFromHost(hostField !== undefined ? hostName(hostField) : req.host, signer.virtualHost, signer.endpoint);
   const signature = signV2({
     method: req.method,
     headers: h,

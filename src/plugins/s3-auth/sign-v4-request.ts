@@ -71,7 +71,7 @@ export function signV4Request(req: SignableRequest, signer: V4Signer, now: Date,
   const hostField = h.get('host');
   const scope: CredentialScope = {
     date: amzDate.slice(0, 8),
-    region: signer.regions.resolve(hostName(hostField ?? req.host)),
+    region: signer.regions.resolve(hostField !== undefined ? hostName(hostField) : req.host),
     service: signer.service,
   };
   const headers = canonicalHeaders(h, signer.selection);

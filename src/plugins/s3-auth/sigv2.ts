@@ -10,6 +10,7 @@
 import { createHmac } from 'node:crypto';
 import type { HeaderList } from '../../proxy/header-list.js';
 import { ALGORITHM_V2, AMZ_DATE, CONTENT_MD5, CONTENT_TYPE, DATE, V2_SUBRESOURCES } from './constants.js';
+import { wireBytes } from './sigv4.js';
 import { decodeToBytes } from './uri-encode.js';
 
 export interface V2Signature {
@@ -83,6 +84,7 @@ export function signV2(input: V2Input): V2Signature {
   const resource = input.bucketPrefix + input.path + subresources(input.search, input.plusIsSpace);
   const stringToSign =
     `${input.method}\n${field(h, CONTENT_MD5)}\n${field(h, CONTENT_TYPE)}\n${date}\n` + canonicalAmzHeaders(h) + resource;
-  const signature = createHmac('sha1', input.secretKey).update(stringToSign, 'utf8').digest('base64');
+  // Header values are latin1 strings of their wire bytes (see wireBytes in sigv4.ts).
+  const signature = createHmac('sha1', input.secretKey).update(wireBytes(stringToSign)).digest('base64');
   return { stringToSign, signature, authorization: `${ALGORITHM_V2} ${input.accessKey}:${signature}`, resource };
 }

@@ -45,6 +45,18 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
+const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
+
+/**
+ * The bytes the canonical request stands for on the wire. Node reads header bytes as latin1 and undici writes
+ * them back as latin1, so a header value's characters ARE its wire bytes: a UTF-8 `é` received as C3 A9 must be
+ * hashed as C3 A9, not UTF-8-encoded a second time. (Paths and queries are ASCII by then.) Only a string holding
+ * characters beyond latin1 — set by a plugin, never received — is taken as UTF-8.
+ */
+export function wireBytes(text: string): Buffer {
+  return Buffer.from(text, BEYOND_LATIN1.test(text) ? 'utf8' : 'latin1');
+}
+
 /** kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"). */
 export function deriveSigningKey(secretKey: string, scope: CredentialScope): Buffer {
   const kDate = hmac(KEY_PREFIX_V4 + secretKey, scope.date);
@@ -72,7 +84,7 @@ export function signV4(input: V4Input): V4Signature {
     input.signedHeaders,
     input.payloadHash,
   ].join('\n');
-  const stringToSign = [ALGORITHM_V4, input.amzDate, scopeString(input.scope), sha256Hex(canonicalRequest)].join('\n');
+  const stringToSign = [ALGORITHM_V4, input.amzDate, scopeString(input.scope), sha256Hex(wireBytes(canonicalRequest))].join('\n');
   const signature = createHmac('sha256', input.signingKey).update(stringToSign, 'utf8').digest('hex');
   const authorization =
     `${ALGORITHM_V4} Credential=${input.accessKey}/${scopeString(input.scope)}, ` +
