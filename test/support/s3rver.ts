@@ -1,8 +1,8 @@
 /**
- * Judge 2: a real S3 server that verifies V4 signatures, `@20minutes/s3rver` (a dev dependency; NOT `s3rver` 3.x,
- * which accepts any V4 signature at all), started on 127.0.0.1 port 0 with a temporary directory, the given
- * buckets, and credentials of its own (so a test proves that remapd signed with the keys it was configured with,
- * not with the built-in S3RVER/S3RVER pair).
+ * Judge 2: a real S3 server that verifies V4 and V2 signatures, `@20minutes/s3rver` (a dev dependency; NOT
+ * `s3rver` 3.x, which accepts any V4 signature at all), started on 127.0.0.1 port 0 with a temporary directory, the
+ * given buckets, and credentials of its own (so a test proves that remapd signed with the keys it was configured
+ * with, not with the built-in S3RVER/S3RVER pair).
  *
  * What it verifies (lib/middleware/authentication.js, lib/signature/v4.js of 4.0.4): the Credential's access key
  * must be registered; it rebuilds the canonical request from the request it parsed — method, the resource path
@@ -50,6 +50,44 @@
  * - Listing XML is escaped twice (see listedKeys()).
  * - x-amz-security-token is signed like any x-amz-* field but never checked against the credentials: any token
  *   value is accepted with a good signature.
+ * - Paths: its router decodes the key with decodeURIComponent, which keeps a `+` a plus; S3 reads a `+` in the path
+ *   as a space (s3-auth-s3rver.test.ts pins that remapd's V4 writes it out as %20 for that reason). V2 sends the
+ *   client's path untouched, so s3rver would look up another key than S3 does. Workaround, in the harness:
+ *   readPlusAsSpace() below rewrites a raw `+` in the path to `%20` for its router only (the signature is checked
+ *   against the path as it arrived).
+ *
+ * Signature V2 (lib/signature/v2.js, and authentication.js, which builds V2's "canonical request"): the access
+ * key must be registered, and it compares HMAC-SHA1 over the string to sign it rebuilt (403 SignatureDoesNotMatch,
+ * with its StringToSign and the string's bytes in hex). Its clock-skew check (15 minutes) reads x-amz-date, else
+ * Date. Where it disagrees with AWS ("Signing and Authenticating REST Requests"), AWS wins:
+ *
+ * - The Date line is always empty with header authentication: canonicalRequest.timestamp is set from the
+ *   query's `Expires`, which a header-signed request has not, so it is undefined and joins as ''. AWS puts the
+ *   Date header there, and leaves the line empty only when x-amz-date is present (x-amz-date is then signed among
+ *   the amz headers, which s3rver does). A correct signer is refused unless it sends x-amz-date. Workaround, in the
+ *   harness: fixV2DateLine() below puts the request's Date there when the request has no x-amz-date.
+ * - CanonicalizedResource: it rebuilds the path from the router's decoded parameters, re-encoding each segment
+ *   with RFC 3986 (`colon:x` becomes `colon%3Ax`, `caf%c3%a9` becomes `caf%C3%A9`, `with+space` becomes
+ *   `with%2Bspace`), and drops the slash of `/bucket/` (as for V4, above), also for a virtual-hosted `/` (AWS:
+ *   `/bucket/`). AWS signs `/bucket` (virtual-hosted) followed by the HTTP Request-URI as sent, un-decoded (AWS's
+ *   own signers sign the path they send: botocore's HmacV1Auth uses the request's path as is). Workaround, in the
+ *   harness: fixV2CanonicalizedResource() below signs the path as it arrived (Koa's originalUrl, remembered by
+ *   rememberRequestTarget()), after `/BUCKET` when the Host is a virtual-host name. Everything else is still its
+ *   own.
+ * - Sub-resources: values are signed decoded (AWS: "When signing, you do not encode these values"), names too;
+ *   the rest of the query is left out. But `name=value` strings are sorted as wholes, not by name (harmless for its
+ *   own list, where no name is a prefix of another), an empty value is signed as `name` where AWS signs `name=`
+ *   (so `?versionId=` is refused), a repeated name is signed `name=v1,v2` (ctx.query's array), and a raw `+` in a
+ *   value is read as a space (querystring.parse; remapd reads it so too, AWS's SDKs never send one).
+ *   Its list (SUBRESOURCES) lacks sub-resources S3 added later that botocore's V2 signer (HmacV1Auth.QSAOfInterest)
+ *   and remapd sign: `select`, `select-type`, `object-lock` (remapd also signs `encryption`, `legal-hold`,
+ *   `retention`, … which botocore does not), so a request with one of those is refused by s3rver alone; s3rver
+ *   implements none of them. Its response-* list (RESPONSE_HEADERS) is AWS's six. Workaround: the tests use only
+ *   sub-resources both lists have, with non-empty, unrepeated values.
+ * - CanonicalizedAmzHeaders: values are Node's (repeated fields joined with ", ", AWS: ","), runs of spaces inside
+ *   a value are squeezed (AWS only unfolds folded lines and trims), and the string to sign is hashed as UTF-8 of
+ *   Node's latin1 reading, so a non-ASCII x-amz-meta-* value is hashed double-encoded. Workaround: x-amz-* fields
+ *   sent to it are single, ASCII and singly spaced (remapd's handling of the others is judged by unit tests).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -72,11 +110,35 @@ interface V4Module {
   getStringToSign(canonicalRequest: CanonicalRequest, request: unknown): string;
 }
 
+/** What authentication.js hands v2.getStringToSign (the fields the V2 fixes read or replace). */
+interface V2CanonicalRequest {
+  /** The request's headers object (Node's req.headers, which Koa's ctx.headers is). */
+  headers: Record<string, string | string[] | undefined>;
+  /** The query's Expires for a V2 presigned URL; undefined for header authentication (the bug). */
+  timestamp: string | number | undefined;
+  uri: string;
+}
+
+interface V2Module {
+  getStringToSign(canonicalRequest: V2CanonicalRequest): string;
+}
+
+/** The part of Koa's context the harness middleware uses. */
+interface KoaContext {
+  /** The request-target as it arrived; Koa keeps it when middleware rewrites the path. */
+  originalUrl: string;
+  /** The raw path; setting it rewrites the URL the router sees. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 const requireS3rver = createRequire(import.meta.url);
 /** The fork's account model: createKeyPair registers the pair in a process-wide registry the verifier reads. */
 const AWSAccount = requireS3rver('@20minutes/s3rver/lib/models/account') as AWSAccountClass;
 /** The fork's V4 module; authentication.js calls `v4.getStringToSign(…)` through this same exports object. */
 const v4 = requireS3rver('@20minutes/s3rver/lib/signature/v4') as V4Module;
+/** The fork's V2 module; authentication.js calls `v2.getStringToSign(…)` through this same exports object. */
+const v2 = requireS3rver('@20minutes/s3rver/lib/signature/v2') as V2Module;
 
 /** s3rver's own vhost pattern (lib/middleware/vhost.js) for serviceEndpoint `amazonaws.com`. */
 const VHOST = /^(?:(.+)\.)?s3(-website)?([-.].+)?\.amazonaws\.com$/;
@@ -104,6 +166,73 @@ function fixVirtualHostCanonicalUri(): void {
     }
     return original.call(this, canonicalRequest, request);
   };
+}
+
+let v2Fixed = false;
+
+/** A request's headers object → its request-target as it arrived (rememberRequestTarget() fills it). */
+const requestTargets = new WeakMap<object, string>();
+
+/**
+ * Remembers each request's target as it arrived, under its headers object: that object is what s3rver later
+ * hands v2.getStringToSign as canonicalRequest.headers, so fixV2CanonicalizedResource() can find the path as sent.
+ */
+function rememberRequestTarget(ctx: KoaContext): void {
+  requestTargets.set(ctx.headers, ctx.originalUrl);
+}
+
+/**
+ * S3 reads a raw `+` in the path as a space; s3rver's router (decodeURIComponent) as a plus. Rewritten to `%20`
+ * for the router only: the signature is checked against the target as it arrived (see the header comment).
+ */
+function readPlusAsSpace(ctx: KoaContext): void {
+  if (ctx.path.includes('+')) ctx.path = ctx.path.replace(/\+/g, '%20');
+}
+
+function headerValue(headers: V2CanonicalRequest['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/**
+ * The harness workaround for s3rver's empty V2 Date line (see the header comment): with header authentication
+ * (no Expires, so no timestamp) and no x-amz-date, the Date line is the request's Date, as AWS defines it.
+ */
+function fixV2DateLine(): void {
+  const original = v2.getStringToSign;
+  v2.getStringToSign = function getStringToSignAwsDate(canonicalRequest) {
+    const { headers, timestamp } = canonicalRequest;
+    if (timestamp === undefined && headers['x-amz-date'] === undefined) {
+      return original.call(this, { ...canonicalRequest, timestamp: headerValue(headers, 'date') ?? '' });
+    }
+    return original.call(this, canonicalRequest);
+  };
+}
+
+/**
+ * The harness workaround for s3rver's re-encoded V2 resource (see the header comment): AWS's CanonicalizedResource
+ * is `/BUCKET` when the Host names the bucket (the Host lower-cased), then the Request-URI's path exactly as it
+ * arrived; s3rver's sub-resources are appended after it unchanged. Requests it has no target for are left alone.
+ */
+function fixV2CanonicalizedResource(): void {
+  const original = v2.getStringToSign;
+  v2.getStringToSign = function getStringToSignAwsResource(canonicalRequest) {
+    const target = requestTargets.get(canonicalRequest.headers);
+    if (target === undefined) return original.call(this, canonicalRequest);
+    const query = target.indexOf('?');
+    const path = query < 0 ? target : target.slice(0, query);
+    const hostname = (headerValue(canonicalRequest.headers, 'host') ?? '').replace(/:\d+$/, '').toLowerCase();
+    const bucket = VHOST.exec(hostname)?.[1];
+    return original.call(this, { ...canonicalRequest, uri: bucket === undefined ? path : `/${bucket}${path}` });
+  };
+}
+
+/** Both V2 fixes, once per process (they wrap the module's shared exports object). */
+function fixV2(): void {
+  if (v2Fixed) return;
+  v2Fixed = true;
+  fixV2DateLine();
+  fixV2CanonicalizedResource();
 }
 
 export interface S3rverHandle {
@@ -175,6 +304,7 @@ let started = 0;
  */
 export async function startS3rver(buckets: readonly string[]): Promise<S3rverHandle> {
   fixVirtualHostCanonicalUri();
+  fixV2();
   const dir = mkdtempSync(join(tmpdir(), 'remapd-s3rver-'));
   const n = ++started;
   const accessKey = `AKIDREMAPD${process.pid}X${n}`;
@@ -189,6 +319,13 @@ export async function startS3rver(buckets: readonly string[]): Promise<S3rverHan
     directory: dir,
     vhostBuckets: false,
     configureBuckets: buckets.map((name) => ({ name })),
+  });
+  // First in Koa's chain (composed when it starts listening): before its vhost middleware and router.
+  s3.middleware.unshift(async (ctx, next) => {
+    const koa = ctx as unknown as KoaContext;
+    rememberRequestTarget(koa);
+    readPlusAsSpace(koa);
+    await next();
   });
   let address: { port: number };
   try {

@@ -49,9 +49,10 @@ export function subresources(search: string, plusIsSpace: boolean): string {
   for (const piece of search.slice(1).split('&')) {
     if (piece === '') continue;
     const eq = piece.indexOf('=');
-    const name = decodeToBytes(eq < 0 ? piece : piece.slice(0, eq), plusIsSpace).toString('utf8');
+    // Binary strings (one char per byte), like header values: the string to sign is hashed as its bytes.
+    const name = decodeToBytes(eq < 0 ? piece : piece.slice(0, eq), plusIsSpace).toString('latin1');
     if (!V2_SUBRESOURCES.has(name)) continue;
-    kept.push([name, eq < 0 ? null : decodeToBytes(piece.slice(eq + 1), plusIsSpace).toString('utf8')]);
+    kept.push([name, eq < 0 ? null : decodeToBytes(piece.slice(eq + 1), plusIsSpace).toString('latin1')]);
   }
   if (kept.length === 0) return '';
   kept.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -82,9 +83,13 @@ export function signV2(input: V2Input): V2Signature {
   const date = h.has(AMZ_DATE) ? '' : field(h, DATE);
   // UTF-8 as sent: the path is already percent-encoded ASCII after normalisation.
   const resource = input.bucketPrefix + input.path + subresources(input.search, input.plusIsSpace);
-  const stringToSign =
+  // Every part is a binary string of its bytes: header values as Node read them off the wire (latin1), the
+  // path percent-encoded ASCII, sub-resource values decoded to their bytes. UTF-8 keys are thus signed as UTF-8.
+  const binary =
     `${input.method}\n${field(h, CONTENT_MD5)}\n${field(h, CONTENT_TYPE)}\n${date}\n` + canonicalAmzHeaders(h) + resource;
-  // Header values are latin1 strings of their wire bytes (see wireBytes in sigv4.ts).
-  const signature = createHmac('sha1', input.secretKey).update(wireBytes(stringToSign)).digest('base64');
-  return { stringToSign, signature, authorization: `${ALGORITHM_V2} ${input.accessKey}:${signature}`, resource };
+  const bytes = wireBytes(binary);
+  const signature = createHmac('sha1', input.secretKey).update(bytes).digest('base64');
+  // Shown as UTF-8 text, as S3 shows its StringToSign.
+  const readable = (s: string) => (/[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
+  return { stringToSign: readable(binary), signature, authorization: `${ALGORITHM_V2} ${input.accessKey}:${signature}`, resource: readable(resource) };
 }
