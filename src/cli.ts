@@ -6,6 +6,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { purgeCommand } from './commands/purge.js';
 import { signCommand } from './commands/sign.js';
 import { signingKeyCommand } from './commands/signing-key.js';
 import { formatDiagnostic } from './errors.js';
@@ -21,6 +22,19 @@ function positiveInt(name: string) {
     if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
     return Number(value);
   };
+}
+
+/** A size: bytes, or with K/M/G (powers of 1024). */
+export function size(name: string) {
+  return (value: string): number => {
+    const m = /^(\d+)\s*([kmg]?)i?b?$/i.exec(value.trim());
+    if (!m) throw new InvalidArgumentError(`${name} must be a size: bytes, or with K, M or G`);
+    return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+  };
+}
+
+function addressList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
 function listenAddress(value: string): { host: string; port: number } {
@@ -43,6 +57,10 @@ interface CommonOptions {
   originMaxConnections?: number;
   accessLog?: string;
   logLevel?: LogLevel;
+  cacheSize?: number;
+  cacheMaxObject?: number;
+  cacheMaxEntries?: number;
+  purgeAllow?: string[];
 }
 
 function addCommonOptions(cmd: Command): Command {
@@ -59,6 +77,10 @@ function addCommonOptions(cmd: Command): Command {
     .option('--origin-ca <file>', 'extra CA certificates (PEM) to trust for HTTPS origins')
     .option('--origin-max-connections <n>', 'most connections per origin (default unlimited)', positiveInt('--origin-max-connections'))
     .option('--access-log <dest>', "access log: file path, '-' for stdout, or 'off' (default -)")
+    .option('--cache-size <size>', 'object cache size, e.g. 256M; 0 turns caching off (default 256M)', size('--cache-size'))
+    .option('--cache-max-object <size>', 'largest object stored; larger ones stream through (default 16M)', size('--cache-max-object'))
+    .option('--cache-max-entries <n>', 'most objects stored (default 100000)', positiveInt('--cache-max-entries'))
+    .option('--purge-allow <addrs>', 'addresses allowed to PURGE: IPs, ranges, CIDRs, comma-separated (default 127.0.0.1,::1)', addressList)
     .addOption(new Option('--log-level <level>', 'error log level').choices(['error', 'warn', 'info', 'debug']).default('info'));
 }
 
@@ -74,6 +96,10 @@ function toSettings(o: CommonOptions): Settings {
     originCaFile: o.originCa,
     originMaxConnections: o.originMaxConnections,
     accessLog: o.accessLog,
+    cacheSize: o.cacheSize,
+    cacheMaxObjectSize: o.cacheMaxObject,
+    cacheMaxEntries: o.cacheMaxEntries,
+    purgeAllow: o.purgeAllow,
   };
   if (o.listen) {
     overrides.listenHost = o.listen.host;
@@ -154,6 +180,7 @@ export function buildProgram(): Command {
     process.stdout.write(`remapd check: ${o.config}: OK, ${config.rules.length} rule(s), ${warnings} warning(s)\n`);
   });
 
+  program.addCommand(purgeCommand());
   program.addCommand(signCommand());
   program.addCommand(signingKeyCommand());
   return program;

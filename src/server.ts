@@ -7,7 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccessLog } from './observability/access-log.js';
 import type { Logger } from './observability/logger.js';
+import { Cache } from './cache/cache.js';
 import { handleRequest, type ProxyContext } from './proxy/handler.js';
+import { parseIpEntry } from './remap/ip-range.js';
 import { OriginClient } from './proxy/origin-client.js';
 import type { RemapConfig } from './remap/load.js';
 import type { Settings } from './settings.js';
@@ -38,6 +40,12 @@ export class RemapdServer {
       config: options.config,
       settings,
       origin,
+      cache: new Cache({
+        maxBytes: settings.cacheSize,
+        maxObjectBytes: settings.cacheMaxObjectSize,
+        maxEntries: settings.cacheMaxEntries,
+      }),
+      purgeAllow: settings.purgeAllow.map(parseIpEntry),
       accessLog: options.accessLog ?? new AccessLog(settings.accessLog),
       logger,
       scheme: 'http',

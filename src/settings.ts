@@ -3,6 +3,8 @@
  * Per-rule overrides go through plugins (conf_remap.so), as in ATS.
  */
 
+import { parseIpEntry } from './remap/ip-range.js';
+
 export interface Settings {
   /** Address to listen on; loopback by default so a first run exposes nothing. */
   listenHost: string;
@@ -32,6 +34,13 @@ export interface Settings {
   originMaxConnections: number | null;
   /** Access log: a file path, '-' for stdout, or 'off'. */
   accessLog: string;
+  /** Object cache: total bytes held (bodies + headers); 0 turns caching off. */
+  cacheSize: number;
+  /** Largest object stored; larger ones stream through. */
+  cacheMaxObjectSize: number;
+  cacheMaxEntries: number;
+  /** Addresses (single, range, CIDR; as @src_ip) allowed to send PURGE. */
+  purgeAllow: string[];
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -49,6 +58,10 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   originCaFile: null,
   originMaxConnections: null,
   accessLog: '-',
+  cacheSize: 256 * 1024 * 1024,
+  cacheMaxObjectSize: 16 * 1024 * 1024,
+  cacheMaxEntries: 100_000,
+  purgeAllow: ['127.0.0.1', '::1'],
 });
 
 const POSITIVE_MS: (keyof Settings)[] = [
@@ -75,6 +88,16 @@ export function resolveSettings(overrides: Partial<Settings> = {}): Settings {
   }
   if (s.originMaxConnections !== null && (!Number.isInteger(s.originMaxConnections) || s.originMaxConnections < 1)) {
     problems.push(`originMaxConnections must be a positive whole number, not ${s.originMaxConnections}`);
+  }
+  for (const k of ['cacheSize', 'cacheMaxObjectSize', 'cacheMaxEntries'] as const) {
+    if (!Number.isSafeInteger(s[k]) || s[k] < 0) problems.push(`${k} must be a whole number ≥ 0, not ${s[k]}`);
+  }
+  for (const a of s.purgeAllow) {
+    try {
+      parseIpEntry(a);
+    } catch (err) {
+      problems.push(`purge allow list: ${(err as Error).message}`);
+    }
   }
   if (!/^[A-Za-z0-9._~!$&'*+^`|-]+$/.test(s.viaName)) problems.push(`via name "${s.viaName}" must be a single token`);
   if (problems.length > 0) throw new Error(`invalid settings:\n  ${problems.join('\n  ')}`);

@@ -15,6 +15,7 @@
  * keeps its code and status, anything else becomes ERR_PLUGIN (500) with the message logged, not sent.
  */
 import type { Readable } from 'node:stream';
+import type { CachePolicy } from '../cache/policy.js';
 import type { Logger } from '../observability/logger.js';
 import type { HeaderList } from '../proxy/header-list.js';
 
@@ -93,6 +94,13 @@ export interface RemapPlugin {
   sendRequest?(txn: Transaction, request: OriginRequest): void | Promise<void>;
   readResponse?(txn: Transaction, response: ResponseHead): void | Promise<void>;
   sendResponse?(txn: Transaction, response: ResponseHead): void | Promise<void>;
+  /**
+   * How this plugin's origin reads a URL, for the cache key: two spellings the origin takes for the same object
+   * (S3: `a+b` and `a%20b`) must share one entry, or a PUT through one would leave the other stale.
+   */
+  normalizeForKey?(path: string, search: string): { path: string; search: string };
+  /** The rule's cache policy (cache.so sets it; the first instance that has one counts). */
+  readonly cachePolicy?: CachePolicy;
   /** Called when the configuration that holds this instance is retired (reload, shutdown). */
   close?(): void | Promise<void>;
 }

@@ -7,6 +7,7 @@ import { isAbsolute, resolve, basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PluginArgumentError } from '../errors.js';
 import type { PluginFactory } from './api.js';
+import { cachePlugin } from './cache/cache-plugin.js';
 import { confRemapPlugin } from './conf-remap/conf-remap.js';
 import { headerRewritePlugin } from './header-rewrite/header-rewrite.js';
 import { s3AuthPlugin } from './s3-auth/s3-auth.js';
@@ -16,6 +17,7 @@ const BUILTINS: ReadonlyMap<string, PluginFactory> = new Map<string, PluginFacto
   ['header_rewrite', headerRewritePlugin],
   ['conf_remap', confRemapPlugin],
   ['s3_auth', s3AuthPlugin],
+  ['cache', cachePlugin],
   // ATS 10 renamed s3_auth to origin_server_auth; both names load the same plugin.
   ['origin_server_auth', s3AuthPlugin],
 ]);

@@ -15,7 +15,11 @@ import type { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClientRequestInfo, OriginRequest, ResponseHead, Scheme } from '../plugins/api.js';
 import { deniedBy } from '../remap/acl.js';
-import { parseAddress } from '../remap/ip-range.js';
+import { type IpEntry, listMatches, parseAddress } from '../remap/ip-range.js';
+import type { Cache } from '../cache/cache.js';
+import { cacheKeyOf, type KeyNormalizer } from '../cache/cache-key.js';
+import { type CachePolicy, DEFAULT_POLICY } from '../cache/policy.js';
+import { type FlowDeps, serveThroughCache } from './cache-flow.js';
 import type { RemapConfig, Rule } from '../remap/load.js';
 import { authorityOf, DEFAULT_PORT, type RemapUrl } from '../remap/remap-url.js';
 import { joinPath } from '../remap/rule-table.js';
@@ -31,6 +35,10 @@ export interface ProxyContext {
   config: RemapConfig;
   readonly settings: Settings;
   readonly origin: OriginClient;
+  /** The object cache; it outlives configuration reloads. */
+  readonly cache: Cache;
+  /** Who may send PURGE. */
+  readonly purgeAllow: readonly IpEntry[];
   readonly accessLog: AccessLog;
   readonly logger: Logger;
   /** Scheme of the listener this context serves. */
@@ -147,6 +155,11 @@ async function proxyRequest(
   const rule = match.rule;
   rec.rule = rule.id;
 
+  if (method === 'PURGE') {
+    purge(ctx, rule, match.captures, target, socket.remoteAddress ?? '', res, rec);
+    return;
+  }
+
   if (rule.filters.length > 0) {
     const denied = deniedBy(rule.filters, {
       method,
@@ -227,11 +240,109 @@ async function proxyRequest(
     return;
   }
 
+  let invalidate: string | null = null;
+  if (ctx.cache.enabled) {
+    const policy = policyOf(rule);
+    if (!policy.enabled) {
+      txn.cacheStatus = 'remapd; fwd=bypass; detail=rule';
+      txn.cacheResult = 'skipped';
+    } else if (method === 'GET' || method === 'HEAD') {
+      const key = cacheKeyOf(txn.originRequest, policy.ignoreQuery, keyNormalizerOf(rule));
+      if (await serveThroughCache(ctx.cache, policy, key, txn, req, res, rec, flowDeps(ctx, config, rule, via))) return;
+    } else {
+      txn.cacheStatus = 'remapd; fwd=method';
+      txn.cacheResult = 'skipped';
+      // RFC 9111 §4.4: a successful unsafe request invalidates what is stored for its URL.
+      invalidate = cacheKeyOf(txn.originRequest, policy.ignoreQuery, keyNormalizerOf(rule));
+    }
+  }
+
   const controller = new AbortController();
   rec.controller = controller;
   if (res.destroyed) return;
   const response = await forward(ctx, rule, txn, controller.signal);
+  if (invalidate !== null && response.status < 400 && ctx.cache.store.delete(invalidate) > 0) ctx.cache.store.stats.invalidations++;
   await respondFromOrigin(ctx, config, rule, txn, res, rec, response, via);
+}
+
+/** A rule's cache policy: from its cache.so instance, else the defaults. */
+function policyOf(rule: Rule): CachePolicy {
+  for (const i of rule.instances) if (i.cachePolicy) return i.cachePolicy;
+  return DEFAULT_POLICY;
+}
+
+/** The first plugin that knows how its origin reads URLs supplies the cache key's normalisation. */
+function keyNormalizerOf(rule: Rule): KeyNormalizer | undefined {
+  for (const i of rule.instances) if (i.normalizeForKey) return i.normalizeForKey.bind(i);
+  return undefined;
+}
+
+function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule, via: string): FlowDeps {
+  return {
+    forward: (t, signal) => forward(ctx, rule, t as Txn, signal),
+    storedHead: async (t, response) => {
+      const head: ResponseHead = { status: response.status, headers: response.headers };
+      try {
+        stripHopByHop(head.headers);
+        await runResponseHooks(rule, t as Txn, head, 'readResponse');
+      } catch (err) {
+        response.body.destroy();
+        throw err;
+      }
+      reverseMap(config, head.headers);
+      return head;
+    },
+    clientHead: async (t, head) => {
+      appendVia(head.headers, via);
+      await runResponseHooks(rule, t as Txn, head, 'sendResponse');
+    },
+    bodyFailed: (t, err) => {
+      ctx.logger.warn('origin response body failed; client connection aborted', {
+        rule: rule.id,
+        origin: `${t.originRequest.host}:${t.originRequest.port}`,
+        reason: (err as NodeJS.ErrnoException).code ?? err.message,
+      });
+    },
+    now: Date.now,
+  };
+}
+
+/**
+ * PURGE (ATS and nginx's cache purge): removes the stored object the request's URL maps to. Allowed only from
+ * the purge allow list (loopback by default); the rule's own ACL filters do not apply to it. 200 when something
+ * was removed, 404 when nothing was stored.
+ */
+function purge(
+  ctx: ProxyContext,
+  rule: Rule,
+  captures: RegExpExecArray | null,
+  target: RequestTarget,
+  remote: string,
+  res: ServerResponse,
+  rec: Record_,
+): void {
+  if (!listMatches(ctx.purgeAllow, parseAddress(remote))) {
+    throw new RemapdError('ERR_ACL_DENIED', 'PURGE is not allowed from this address');
+  }
+  if (rule.kind === 'redirect') throw new RemapdError('ERR_METHOD_NOT_ALLOWED', 'a redirect rule has nothing to purge');
+  const dest = destination(rule, captures);
+  const key = cacheKeyOf(
+    {
+      scheme: dest.scheme ?? 'http',
+      host: dest.host,
+      port: dest.port ?? DEFAULT_PORT[dest.scheme ?? 'http'],
+      path: joinPath(dest.path, target.path.slice(rule.from.path.length)),
+      search: target.search,
+    },
+    policyOf(rule).ignoreQuery,
+    keyNormalizerOf(rule),
+  );
+  const removed = ctx.cache.store.delete(key);
+  if (removed > 0) ctx.cache.store.stats.purges++;
+  rec.cache = 'purge';
+  const status = removed > 0 ? 200 : 404;
+  rec.bytes = writeAnswer(res, { status, headers: new HeaderList(['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store']) },
+    Buffer.from(removed > 0 ? `200 OK: purged ${removed} stored response(s)\n` : '404 Not Found: nothing stored for this URL\n'));
 }
 
 /** Sends the final origin request, running the sendRequest hooks on a fresh copy for every attempt. */
@@ -320,6 +431,10 @@ async function respondFromOrigin(
     reverseMap(config, head.headers);
     appendVia(head.headers, via);
     await runResponseHooks(rule, txn, head, 'sendResponse');
+    if (txn.cacheStatus !== null) {
+      head.headers.set('Cache-Status', txn.cacheStatus);
+      head.headers.set('X-Cache', txn.cacheResult);
+    }
     res.writeHead(head.status, head.headers.raw);
   } catch (err) {
     body.destroy();

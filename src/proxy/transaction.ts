@@ -21,6 +21,8 @@ export class Txn implements Transaction {
   answer: Answer | null = null;
   /** Cache result for the access log and Cache-Status (the cache issue fills it in). */
   cacheResult = '-';
+  /** RFC 9211 Cache-Status value for this response, or null when the cache was not consulted. */
+  cacheStatus: string | null = null;
 
   constructor(id: number, rule: RuleInfo, client: ClientRequestInfo, originRequest: OriginRequest) {
     this.id = id;

@@ -117,5 +117,5 @@ test('serve proxies requests, logs access lines, and exits 0 on SIGTERM', async 
     child.kill('SIGTERM');
   });
   assert.equal(code, 0);
-  assert.match(stdout, / 127\.0\.0\.1 GET \/k 200 15 \d+ - remap\.config:1 -\n/);
+  assert.match(stdout, / 127\.0\.0\.1 GET \/k 200 15 \d+ miss remap\.config:1 -\n/);
 });

@@ -12,7 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { PluginArgumentError } from '../../errors.js';
 import type { PluginContext, PluginFactory, RemapPlugin } from '../api.js';
-import { CLIENT_AUTH_HEADERS, UNSIGNED_PAYLOAD } from './constants.js';
+import { normalizeQuery } from './canonical-query.js';
+import { CLIENT_AUTH_HEADERS, S3_SERVICE, UNSIGNED_PAYLOAD } from './constants.js';
+import { normalizeGenericPath, normalizeS3Path } from './uri-encode.js';
 import { type S3AuthOptions, readOptions } from './options.js';
 import { hashPayload } from './payload.js';
 import { parseRegionMap, type RegionMap, RegionResolver } from './region.js';
@@ -124,8 +126,14 @@ export function buildV2Signer(o: S3AuthOptions): V2Signer {
   };
 }
 
+/** S3 reads paths and queries this way whatever the signature version (see s3-auth's README section). */
+function s3KeyNormalizer(plusIsSpace: boolean): NonNullable<RemapPlugin['normalizeForKey']> {
+  return (path, search) => ({ path: normalizeS3Path(path, plusIsSpace), search: normalizeQuery(search, plusIsSpace).search });
+}
+
 function v2Plugin(signer: V2Signer, now: () => Date): RemapPlugin {
   return {
+    normalizeForKey: s3KeyNormalizer(signer.plusIsSpace),
     sendRequest(_txn, req) {
       req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
       // V2 signs Date; a fresh one per attempt, so a retried request is not signed with a stale time.
@@ -161,6 +169,10 @@ export function createS3AuthPlugin(argv: readonly string[], context: PluginConte
   const max = o.payloadMax;
 
   return {
+    normalizeForKey:
+      o.service === S3_SERVICE
+        ? s3KeyNormalizer(signer.plusIsSpace)
+        : (path, search) => ({ path: normalizeGenericPath(path), search: normalizeQuery(search, false).search }),
     sendRequest(txn, req) {
       req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
       if (!signed) {

@@ -1,0 +1,151 @@
+/**
+ * One origin fetch shared by every request that wants the same key while it runs (request coalescing). The
+ * first request starts it; later ones join. Each reader gets the head when it arrives and the body as it
+ * arrives — never after the whole object is in — from a replay buffer of the chunks so far, kept while the
+ * object can still be stored. When the object outgrows the store's limit the buffer is dropped and nobody new
+ * joins; readers already attached keep streaming. The origin is read only as fast as the slowest reader takes
+ * it (back-pressure), and aborted when every reader has gone (unless it is a background revalidation).
+ *
+ * Outcomes, decided once the origin answered:
+ *   'entry'   serve a stored entry (a 304 refreshed it, or a stale copy stands in for a failure)
+ *   'stream'  serve the new response from the stream; `shared` false means it must not be given to anyone but
+ *             the request that started the fetch (private, Set-Cookie…): the others fetch on their own
+ *   'error'   the fetch failed and nothing can stand in: every reader gets the error
+ */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ResponseHead } from '../plugins/api.js';
+import type { CacheEntry } from './object-store.js';
+
+export type FillOutcome =
+  | { kind: 'pending' }
+  | { kind: 'entry'; entry: CacheEntry; status: string; xCache: string }
+  | { kind: 'stream'; head: ResponseHead; shared: boolean }
+  | { kind: 'error'; error: unknown };
+
+export interface FillReader {
+  readonly res: ServerResponse;
+  /** Counts body bytes written (for the access log). */
+  onBytes(n: number): void;
+  /** The origin body failed: this reader's connection is about to be cut. */
+  onFail(): void;
+}
+
+export class Fill {
+  readonly key: string;
+  readonly controller = new AbortController();
+  readonly background: boolean;
+  outcome: FillOutcome = { kind: 'pending' };
+  /** Chunks so far, while the object may still be stored (and late readers may join); null after that. */
+  chunks: Buffer[] | null = [];
+  size = 0;
+  done = false;
+  /** The body failed or was cut: attached readers were aborted. */
+  failed = false;
+  readonly #readers = new Set<FillReader>();
+  readonly #blocked = new Set<FillReader>();
+  #body: Readable | null = null;
+  #headReady!: () => void;
+  readonly headReady: Promise<void>;
+  /** Called once when the origin body fails (not when it was aborted because every reader left). */
+  onBodyError: ((err: Error) => void) | null = null;
+  /** Joins of waiters that arrived before the head; the body does not flow until they have attached. */
+  readonly pendingAttach = new Set<Promise<unknown>>();
+
+  constructor(key: string, background: boolean) {
+    this.key = key;
+    this.background = background;
+    this.headReady = new Promise((resolve) => (this.#headReady = resolve));
+  }
+
+  /** Sets the outcome and lets waiting readers go on. */
+  settle(outcome: Exclude<FillOutcome, { kind: 'pending' }>): void {
+    this.outcome = outcome;
+    this.#headReady();
+  }
+
+  /** Whether a new request may still join and be served from the start. */
+  get joinable(): boolean {
+    return !this.failed && (this.outcome.kind === 'pending' || (this.outcome.kind === 'stream' && this.outcome.shared && this.chunks !== null));
+  }
+
+  /**
+   * Attaches a reader whose head is written: replays the chunks so far, then receives the rest. Returns false when
+   * the replay buffer is gone (the caller fetches on its own).
+   */
+  attach(reader: FillReader): boolean {
+    if (this.failed) {
+      reader.res.destroy();
+      return true;
+    }
+    // Without a replay buffer only a reader that is there before the first byte can be served from the start.
+    if (this.chunks === null && (this.size > 0 || this.done)) return false;
+    for (const c of this.chunks ?? []) this.#write(reader, c);
+    if (this.done) {
+      reader.res.end();
+      return true;
+    }
+    this.#readers.add(reader);
+    reader.res.once('close', () => this.#detach(reader));
+    return true;
+  }
+
+  /** Streams `body` to the attached readers; resolves when it ended (true) or failed (false). */
+  pump(body: Readable, maxBuffered: number, onDrop: () => void): Promise<boolean> {
+    this.#body = body;
+    return new Promise((resolve) => {
+      body.on('data', (chunk: Buffer) => {
+        this.size += chunk.length;
+        if (this.chunks !== null) {
+          if (this.size > maxBuffered) {
+            this.chunks = null;
+            onDrop();
+          } else {
+            this.chunks.push(chunk);
+          }
+        }
+        for (const r of this.#readers) this.#write(r, chunk);
+      });
+      body.once('end', () => {
+        this.done = true;
+        for (const r of this.#readers) r.res.end();
+        this.#readers.clear();
+        resolve(true);
+      });
+      body.once('error', (err: Error) => {
+        // Never a clean-looking short response: every reader's connection is cut.
+        this.failed = true;
+        this.chunks = null;
+        if (!this.controller.signal.aborted) this.onBodyError?.(err);
+        for (const r of this.#readers) {
+          r.onFail();
+          r.res.destroy();
+        }
+        this.#readers.clear();
+        resolve(false);
+      });
+      if (this.#readers.size === 0 && !this.background) this.controller.abort();
+    });
+  }
+
+  #write(reader: FillReader, chunk: Buffer): void {
+    reader.onBytes(chunk.length);
+    if (!reader.res.write(chunk) && !this.#blocked.has(reader)) {
+      this.#blocked.add(reader);
+      this.#body?.pause();
+      reader.res.once('drain', () => this.#unblock(reader));
+    }
+  }
+
+  #unblock(reader: FillReader): void {
+    this.#blocked.delete(reader);
+    if (this.#blocked.size === 0) this.#body?.resume();
+  }
+
+  #detach(reader: FillReader): void {
+    if (!this.#readers.delete(reader)) return;
+    this.#unblock(reader);
+    // The last reader left before the end: stop the origin (nothing partial is ever stored).
+    if (this.#readers.size === 0 && !this.done && !this.background) this.controller.abort();
+  }
+}

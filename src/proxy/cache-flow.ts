@@ -1,0 +1,369 @@
+/**
+ * The cache's part of the pipeline, between the remap hooks and the origin (ARCHITECTURE.md steps 2–5): look up,
+ * serve a hit, revalidate a stale entry, join or start a coalesced fetch, store a complete response.
+ *
+ * Runs after access control, so a hit never bypasses a rule. Conditional headers for revalidation are put on the
+ * origin request BEFORE the sendRequest hooks run, so s3_auth signs them.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Cache } from '../cache/cache.js';
+import { evaluatePreconditions, ifRangeHolds, NOT_MODIFIED_HEADERS } from '../cache/conditional.js';
+import { Fill } from '../cache/fill.js';
+import { ageBasis, currentAge, freshnessOf, notStorableReason } from '../cache/freshness.js';
+import { type CacheEntry, varyFields } from '../cache/object-store.js';
+import type { CachePolicy } from '../cache/policy.js';
+import { parseRange, rangedBody } from '../cache/range.js';
+import { parseCacheControl } from '../cache/cache-control.js';
+import type { ResponseHead } from '../plugins/api.js';
+import { HeaderList } from './header-list.js';
+import type { OriginResponse } from './origin-client.js';
+import type { Txn } from './transaction.js';
+
+/** What the flow needs from the pipeline, bound to one request's rule and configuration. */
+export interface FlowDeps {
+  /** Runs the sendRequest hooks on a copy of txn.originRequest and sends it. */
+  forward(txn: Txn, signal: AbortSignal): Promise<OriginResponse>;
+  /** Hop-by-hop removal, readResponse hooks, reverse_map: the head as it is stored. */
+  storedHead(txn: Txn, response: OriginResponse): Promise<ResponseHead>;
+  /** Via and the sendResponse hooks: the head as one client gets it. */
+  clientHead(txn: Txn, head: ResponseHead): Promise<void>;
+  /** Logs an origin body that failed mid-way (once per fetch). */
+  bodyFailed(txn: Txn, err: Error): void;
+  readonly now: () => number;
+}
+
+export interface FlowRecord {
+  cache: string;
+  bytes: number;
+  code: string;
+}
+
+/** Client request fields the cache answers itself; never forwarded on a cache fetch. */
+const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
+
+function markCache(txn: Txn, status: string, xCache: string): void {
+  txn.cacheStatus = `remapd; ${status}`;
+  txn.cacheResult = xCache;
+}
+
+function setVisibility(headers: HeaderList, txn: Txn): void {
+  if (txn.cacheStatus !== null) headers.set('Cache-Status', txn.cacheStatus);
+  headers.set('X-Cache', txn.cacheResult);
+}
+
+/** Writes a stored entry to one client: Age, conditionals, ranges, HEAD. */
+async function serveEntry(
+  entry: CacheEntry,
+  txn: Txn,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: FlowRecord,
+  deps: FlowDeps,
+): Promise<void> {
+  const stored = new HeaderList(entry.headers.slice());
+  stored.set('Age', String(currentAge(entry.age, deps.now())));
+  const client = txn.client.headers;
+  const precondition = evaluatePreconditions(client, stored);
+  let status = entry.status;
+  let headers = stored;
+  let body = entry.body;
+  if (precondition === 304) {
+    status = 304;
+    headers = new HeaderList();
+    stored.forEach((n, v) => {
+      if (NOT_MODIFIED_HEADERS.includes(n.toLowerCase())) headers.add(n, v);
+    });
+    body = Buffer.alloc(0);
+  } else if (precondition === 412) {
+    status = 412;
+    headers = new HeaderList(['Content-Type', 'text/plain; charset=utf-8']);
+    body = Buffer.from('412 Precondition Failed\n');
+  } else if (entry.status === 200 && client.has('range') && ifRangeHolds(client, stored)) {
+    const ranges = parseRange(client.get('range')!, entry.body.length);
+    if (ranges !== null) {
+      const r = rangedBody(ranges, entry.body, stored.get('content-type'));
+      status = r.status;
+      if (r.status === 416) headers = new HeaderList(['Content-Type', 'text/plain; charset=utf-8']);
+      for (const [n, v] of r.headers) headers.set(n, v);
+      body = r.body;
+    }
+  }
+  if (status !== 304) headers.set('Content-Length', String(body.length));
+  const head: ResponseHead = { status, headers };
+  await deps.clientHead(txn, head);
+  setVisibility(head.headers, txn);
+  res.writeHead(head.status, head.headers.raw);
+  if (req.method === 'HEAD' || status === 304 || body.length === 0) {
+    res.end();
+    return;
+  }
+  rec.bytes += body.length;
+  res.end(body);
+}
+
+function usableStale(entry: CacheEntry, now: number, window: 'staleIfError' | 'staleWhileRevalidate'): boolean {
+  const f = entry.freshness;
+  if (f.mustRevalidate || f.noCache) return false;
+  return currentAge(entry.age, now) - f.lifetime < f[window];
+}
+
+/** Merges a 304's fields into a stored entry (RFC 9111 §4.3.4) and restarts its age and freshness. */
+function refresh(entry: CacheEntry, response: OriginResponse, policy: CachePolicy, requestTime: number, responseTime: number): void {
+  const headers = new HeaderList(entry.headers);
+  const skip = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'content-range']);
+  const replaced = new Set<string>();
+  response.headers.forEach((n) => {
+    const l = n.toLowerCase();
+    if (!skip.has(l)) replaced.add(l);
+  });
+  for (const l of replaced) headers.delete(l);
+  response.headers.forEach((n, v) => {
+    if (replaced.has(n.toLowerCase())) headers.add(n, v);
+  });
+  entry.headers = headers.raw;
+  entry.age = ageBasis(headers, requestTime, responseTime);
+  entry.freshness = freshnessOf(entry.status, headers, policy, responseTime);
+}
+
+/**
+ * The fetch itself (run by the request that starts it, or in the background): conditional headers for a stale
+ * entry, the origin request, and the outcome.
+ */
+async function runFill(
+  cache: Cache,
+  fill: Fill,
+  stale: CacheEntry | undefined,
+  txn: Txn,
+  policy: CachePolicy,
+  deps: FlowDeps,
+): Promise<void> {
+  const h = txn.originRequest.headers;
+  h.deleteWhere((n) => CLIENT_CONDITIONALS.has(n));
+  if (stale) {
+    const stored = new HeaderList(stale.headers);
+    const etag = stored.get('etag');
+    const lastModified = stored.get('last-modified');
+    if (etag !== undefined) h.set('If-None-Match', etag);
+    if (lastModified !== undefined) h.set('If-Modified-Since', lastModified);
+    cache.store.stats.revalidations++;
+  }
+  const store = cache.store;
+  const requestTime = deps.now();
+  let response: OriginResponse;
+  try {
+    response = await deps.forward(txn, fill.controller.signal);
+  } catch (err) {
+    cache.inflight.delete(fill.key);
+    if (stale && usableStale(stale, deps.now(), 'staleIfError')) {
+      store.stats.staleServed++;
+      fill.settle({ kind: 'entry', entry: stale, status: 'fwd=stale; detail=stale-if-error', xCache: 'hit-stale' });
+    } else {
+      fill.settle({ kind: 'error', error: err });
+    }
+    return;
+  }
+  const responseTime = deps.now();
+  if (stale && response.status === 304) {
+    response.body.resume();
+    refresh(stale, response, policy, requestTime, responseTime);
+    store.stats.revalidatedNotModified++;
+    cache.inflight.delete(fill.key);
+    fill.settle({ kind: 'entry', entry: stale, status: 'fwd=stale; fwd-status=304', xCache: 'hit-stale' });
+    return;
+  }
+  if (stale && response.status >= 500 && usableStale(stale, responseTime, 'staleIfError')) {
+    response.body.resume();
+    store.stats.staleServed++;
+    cache.inflight.delete(fill.key);
+    fill.settle({ kind: 'entry', entry: stale, status: `fwd=stale; fwd-status=${response.status}; detail=stale-if-error`, xCache: 'hit-stale' });
+    return;
+  }
+  let head: ResponseHead;
+  try {
+    head = await deps.storedHead(txn, response);
+  } catch (err) {
+    response.body.destroy();
+    cache.inflight.delete(fill.key);
+    fill.settle({ kind: 'error', error: err });
+    return;
+  }
+  const cc = parseCacheControl(head.headers.getAll('cache-control'));
+  const freshness = freshnessOf(head.status, head.headers, policy, responseTime, cc);
+  const reason = notStorableReason(head.status, head.headers, txn.client.headers.has('authorization'), policy, freshness, cc);
+  const declared = head.headers.get('content-length');
+  const tooBig = declared !== undefined && !store.fits(Number(declared));
+  const fwd = stale ? 'fwd=stale' : 'fwd=uri-miss';
+  if (reason !== null) {
+    markCache(txn, `${fwd}; fwd-status=${head.status}; detail=${reason}`, 'miss');
+    fill.chunks = null;
+    cache.inflight.delete(fill.key);
+    // The object changed into something not storable: the stale copy must not be served again.
+    if (stale) store.delete(fill.key);
+  } else {
+    markCache(txn, `${fwd}; fwd-status=${head.status}${tooBig ? '; detail=too-large' : '; stored'}`, 'miss');
+    if (tooBig) fill.chunks = null;
+  }
+  fill.onBodyError = (err) => deps.bodyFailed(txn, err);
+  fill.settle({ kind: 'stream', head, shared: reason === null });
+  await Promise.allSettled([...fill.pendingAttach]);
+  const complete = await fill.pump(response.body, store.limits.maxObjectBytes, () => {
+    if (cache.inflight.get(fill.key) === fill) cache.inflight.delete(fill.key);
+  });
+  if (cache.inflight.get(fill.key) === fill) cache.inflight.delete(fill.key);
+  // Only a whole body is stored: a cut connection, or fewer bytes than Content-Length said, never is.
+  const whole = complete && (declared === undefined || Number(declared) === fill.size);
+  if (reason === null && whole && fill.chunks !== null) {
+    const body = Buffer.concat(fill.chunks, fill.size);
+    store.put(fill.key, txn.client.headers, {
+      status: head.status,
+      headers: head.headers,
+      body,
+      age: ageBasis(head.headers, requestTime, responseTime),
+      freshness,
+    });
+  } else if (stale) {
+    store.delete(fill.key);
+  }
+}
+
+/**
+ * Serves one GET or HEAD through the cache. Returns false when the request should go to the origin the ordinary
+ * way (a range that misses, a HEAD miss, a fetch it may not share); it has then marked Cache-Status.
+ */
+export async function serveThroughCache(
+  cache: Cache,
+  policy: CachePolicy,
+  key: string,
+  txn: Txn,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: FlowRecord,
+  deps: FlowDeps,
+): Promise<boolean> {
+  const store = cache.store;
+  const client = txn.client.headers;
+  const now = deps.now();
+  const entry = store.get(key, client);
+  if (entry) {
+    const age = currentAge(entry.age, now);
+    const f = entry.freshness;
+    if (!f.noCache && age < f.lifetime) {
+      store.stats.hits++;
+      markCache(txn, `hit; ttl=${f.lifetime - age}`, 'hit-fresh');
+      rec.cache = txn.cacheResult;
+      await serveEntry(entry, txn, req, res, rec, deps);
+      return true;
+    }
+    if (usableStale(entry, now, 'staleWhileRevalidate')) {
+      store.stats.hits++;
+      store.stats.staleServed++;
+      markCache(txn, `hit; ttl=${f.lifetime - age}; detail=stale-while-revalidate`, 'hit-stale');
+      rec.cache = txn.cacheResult;
+      if (!cache.inflight.has(key)) {
+        // Refresh once, in the background, on a copy of this request (its hooks sign it).
+        const fill = new Fill(key, true);
+        cache.inflight.set(key, fill);
+        const bg = { ...txn.originRequest, headers: txn.originRequest.headers.clone(), body: null };
+        const bgTxn = Object.assign(Object.create(Object.getPrototypeOf(txn) as object) as Txn, txn, { originRequest: bg });
+        void runFill(cache, fill, entry, bgTxn, policy, deps).catch(() => cache.inflight.delete(key));
+      }
+      await serveEntry(entry, txn, req, res, rec, deps);
+      return true;
+    }
+  }
+  // A miss (or an entry that must be revalidated) for a range or a HEAD goes to the origin as it is.
+  if (!entry && (client.has('range') || req.method === 'HEAD')) {
+    store.stats.misses++;
+    markCache(txn, `fwd=uri-miss; detail=${req.method === 'HEAD' ? 'head' : 'range'}`, 'miss');
+    return false;
+  }
+  store.stats.misses++;
+  let fill = cache.inflight.get(key);
+  let collapsed = false;
+  if (fill && fill.joinable) {
+    collapsed = true;
+    store.stats.coalesced++;
+  } else {
+    fill = new Fill(key, false);
+    cache.inflight.set(key, fill);
+    const started = fill;
+    void runFill(cache, started, entry, txn, policy, deps).catch((err: unknown) => {
+      if (cache.inflight.get(key) === started) cache.inflight.delete(key);
+      if (started.outcome.kind === 'pending') started.settle({ kind: 'error', error: err });
+    });
+  }
+  const joined = readFill(fill, collapsed, txn, req, res, rec, deps);
+  if (collapsed && fill.outcome.kind === 'pending') fill.pendingAttach.add(joined);
+  else if (!collapsed) fill.pendingAttach.add(joined);
+  return joined;
+}
+
+/** One reader of a fill: waits for the head, then writes it and streams (or serves the entry the fill settled on). */
+async function readFill(
+  fill: Fill,
+  collapsed: boolean,
+  txn: Txn,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: FlowRecord,
+  deps: FlowDeps,
+): Promise<boolean> {
+  await fill.headReady;
+  const outcome = fill.outcome;
+  const suffix = collapsed ? '; collapsed' : '';
+  if (outcome.kind === 'error') throw outcome.error;
+  if (outcome.kind === 'entry') {
+    markCache(txn, outcome.status + suffix, outcome.xCache);
+    rec.cache = txn.cacheResult;
+    await serveEntry(outcome.entry, txn, req, res, rec, deps);
+    return true;
+  }
+  if (outcome.kind !== 'stream') return false;
+  if (collapsed) {
+    // Not for sharing, or this client would get another variant: it fetches on its own.
+    const writerVary = varyFields(outcome.head.headers);
+    if (!outcome.shared || writerVary.length > 0 || !fill.joinable) {
+      markCache(txn, `fwd=uri-miss; detail=${outcome.shared ? 'vary' : 'not-shared'}`, 'miss');
+      return false;
+    }
+    markCache(txn, `fwd=uri-miss; collapsed`, 'miss');
+  }
+  rec.cache = txn.cacheResult;
+  const headers = outcome.head.headers.clone();
+  headers.set('Age', '0');
+  const precondition = outcome.shared ? evaluatePreconditions(txn.client.headers, headers) : 200;
+  if (precondition !== 200) {
+    const h304 = new HeaderList();
+    headers.forEach((n, v) => {
+      if (NOT_MODIFIED_HEADERS.includes(n.toLowerCase())) h304.add(n, v);
+    });
+    const head: ResponseHead = { status: precondition, headers: precondition === 304 ? h304 : new HeaderList(['Content-Length', '0']) };
+    await deps.clientHead(txn, head);
+    setVisibility(head.headers, txn);
+    res.writeHead(head.status, head.headers.raw);
+    res.end();
+    return true;
+  }
+  const head: ResponseHead = { status: outcome.head.status, headers };
+  await deps.clientHead(txn, head);
+  setVisibility(head.headers, txn);
+  res.writeHead(head.status, head.headers.raw);
+  if (req.method === 'HEAD') {
+    res.end();
+    return true;
+  }
+  const reader = {
+    res,
+    onBytes: (n: number) => (rec.bytes += n),
+    onFail: () => {
+      if (rec.code === '-') rec.code = 'ERR_ORIGIN_BODY';
+    },
+  };
+  if (!fill.attach(reader)) {
+    // The replay buffer went away while this reader's hooks ran: it cannot be served from the start.
+    res.destroy();
+  }
+  return true;
+}
+
+export { Cache };
