@@ -74,6 +74,8 @@ export class Fill {
    * the replay buffer is gone (the caller fetches on its own).
    */
   attach(reader: FillReader): boolean {
+    // A client that left while waiting for the head: nothing to write, and it must not hold the body back.
+    if (reader.res.destroyed) return true;
     if (this.failed) {
       reader.res.destroy();
       return true;

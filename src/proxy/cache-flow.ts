@@ -51,6 +51,15 @@ function setVisibility(headers: HeaderList, txn: Txn): void {
   headers.set('X-Cache', txn.cacheResult);
 }
 
+/** The fields a 304 carries over from the full response (RFC 9110 §15.4.5). */
+function notModifiedHeaders(full: HeaderList): HeaderList {
+  const out = new HeaderList();
+  full.forEach((n, v) => {
+    if (NOT_MODIFIED_HEADERS.includes(n.toLowerCase())) out.add(n, v);
+  });
+  return out;
+}
+
 /** Writes a stored entry to one client: Age, conditionals, ranges, HEAD. */
 async function serveEntry(
   entry: CacheEntry,
@@ -69,10 +78,7 @@ async function serveEntry(
   let body = entry.body;
   if (precondition === 304) {
     status = 304;
-    headers = new HeaderList();
-    stored.forEach((n, v) => {
-      if (NOT_MODIFIED_HEADERS.includes(n.toLowerCase())) headers.add(n, v);
-    });
+    headers = notModifiedHeaders(stored);
     body = Buffer.alloc(0);
   } else if (precondition === 412) {
     status = 412;
@@ -271,8 +277,9 @@ export async function serveThroughCache(
       return true;
     }
   }
-  // A miss (or an entry that must be revalidated) for a range or a HEAD goes to the origin as it is.
-  if (!entry && (client.has('range') || req.method === 'HEAD')) {
+  // A miss for a range, or a HEAD without a fresh entry, goes to the origin as it is (a HEAD reads no body, so
+  // it cannot fill the cache).
+  if ((!entry && client.has('range')) || req.method === 'HEAD') {
     store.stats.misses++;
     markCache(txn, `fwd=uri-miss; detail=${req.method === 'HEAD' ? 'head' : 'range'}`, 'miss');
     return false;
@@ -333,11 +340,10 @@ async function readFill(
   headers.set('Age', '0');
   const precondition = outcome.shared ? evaluatePreconditions(txn.client.headers, headers) : 200;
   if (precondition !== 200) {
-    const h304 = new HeaderList();
-    headers.forEach((n, v) => {
-      if (NOT_MODIFIED_HEADERS.includes(n.toLowerCase())) h304.add(n, v);
-    });
-    const head: ResponseHead = { status: precondition, headers: precondition === 304 ? h304 : new HeaderList(['Content-Length', '0']) };
+    const head: ResponseHead = {
+      status: precondition,
+      headers: precondition === 304 ? notModifiedHeaders(headers) : new HeaderList(['Content-Length', '0']),
+    };
     await deps.clientHead(txn, head);
     setVisibility(head.headers, txn);
     res.writeHead(head.status, head.headers.raw);

@@ -5,46 +5,19 @@
  * signed verbatim, which is what lets them reproduce.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { tempDir } from '../support/harness.js';
+import { runCli as run } from '../support/cli.js';
 
-const CLI = new URL('../../src/cli.js', import.meta.url).pathname;
 
 const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const V2 = ['sign', '--version', '2', '--json', '--access-key', ACCESS_KEY, '--secret-key', SECRET_KEY];
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function run(args: string[], timeoutMs = 15_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`remapd ${args.join(' ')} did not exit within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface SignV2Json {
   version: number;

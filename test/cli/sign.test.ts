@@ -6,56 +6,16 @@
  * Version 4" (IAM) and the signed-request example of "Create a signed AWS API request" (IAM ListUsers).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { deriveSigningKey } from '../../src/plugins/s3-auth/sigv4.js';
 import { tempDir } from '../support/harness.js';
+import { type RunOptions, type RunResult, runCli as run } from '../support/cli.js';
 
-const CLI = new URL('../../src/cli.js', import.meta.url).pathname;
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-interface RunOptions {
-  /** Written to the child's standard input, which is then closed. */
-  input?: string;
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-}
 
-function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`remapd ${args.join(' ')} did not exit within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    if (options.input !== undefined) child.stdin!.end(options.input);
-  });
-}
 
 interface SignJson {
   method: string;

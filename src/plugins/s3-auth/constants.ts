@@ -1,3 +1,5 @@
+import { HOP_BY_HOP } from '../../proxy/header-rules.js';
+
 /**
  * Every name s3_auth signs with, in one place: algorithm ids, header names, the always-signed and never-signed
  * header sets, and fixed hashes. Include/exclude options compose with these sets explicitly (see select-headers.ts).
@@ -32,20 +34,12 @@ export const CLIENT_AUTH_HEADERS: readonly string[] = [AUTHORIZATION, AMZ_DATE, 
  * and broke behind other proxies.
  */
 export const NEVER_SIGNED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
   'via',
   'x-forwarded-for',
   'forwarded',
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // and every other proxy-* field (select-headers.ts checks the prefix)
-  'proxy-authorization',
-  'proxy-authenticate',
-  'proxy-connection',
   AUTHORIZATION,
+  // and every other proxy-* field (select-headers.ts checks the prefix)
 ]);
 
 /** Always signed when present, whatever --v4-exclude-headers says (AWS requires host and every x-amz-* field). */
