@@ -51,8 +51,10 @@ export function ifRangeHolds(request: HeaderList, stored: HeaderList): boolean {
     const etag = stored.get('etag');
     return etag !== undefined && !etag.startsWith('W/') && !v.startsWith('W/') && v === etag;
   }
-  const lm = stored.get('last-modified');
-  return lm !== undefined && date(lm) !== null && date(lm) === date(v);
+  const lm = date(stored.get('last-modified'));
+  const served = date(stored.get('date'));
+  // §8.8.2.2: Last-Modified is a strong validator for a cache only when at least 60 s before the stored Date.
+  return lm !== null && served !== null && served - lm >= 60_000 && lm === date(v);
 }
 
 /** Headers a 304 carries from the stored response (RFC 9110 §15.4.5). */

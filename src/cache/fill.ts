@@ -114,7 +114,8 @@ export class Fill {
         this.#readers.clear();
         resolve(true);
       });
-      body.once('error', (err: Error) => {
+      const fail = (err: Error) => {
+        if (this.failed || this.done) return;
         // Never a clean-looking short response: every reader's connection is cut.
         this.failed = true;
         this.chunks = null;
@@ -125,7 +126,10 @@ export class Fill {
         }
         this.#readers.clear();
         resolve(false);
-      });
+      };
+      body.once('error', fail);
+      // A body destroyed without an error ends neither way: that is a cut too.
+      body.once('close', () => fail(new Error('origin body closed before its end')));
       if (this.#readers.size === 0 && !this.background) this.controller.abort();
     });
   }

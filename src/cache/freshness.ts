@@ -37,7 +37,8 @@ export function freshnessOf(status: number, headers: HeaderList, policy: CachePo
   const d = cc ?? parseCacheControl(headers.getAll('cache-control'));
   const swr = deltaSeconds(d, 'stale-while-revalidate') ?? policy.staleWhileRevalidate;
   const sie = deltaSeconds(d, 'stale-if-error') ?? policy.staleIfError;
-  const mustRevalidate = d.has('must-revalidate') || d.has('proxy-revalidate');
+  // s-maxage carries proxy-revalidate's meaning for a shared cache (RFC 9111 §5.2.2.10).
+  const mustRevalidate = d.has('must-revalidate') || d.has('proxy-revalidate') || d.has('s-maxage');
   // `no-cache` with field names only restricts those fields; a shared cache may treat it as plain no-cache.
   const noCache = d.has('no-cache');
   const base = { staleWhileRevalidate: swr, staleIfError: sie, mustRevalidate, noCache };

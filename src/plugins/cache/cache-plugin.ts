@@ -11,6 +11,7 @@
  * s/m/h/d.
  */
 import { PluginArgumentError } from '../../errors.js';
+import { HEURISTICALLY_CACHEABLE } from '../../cache/freshness.js';
 import { type CachePolicy, DEFAULT_POLICY } from '../../cache/policy.js';
 import type { PluginFactory } from '../api.js';
 
@@ -87,7 +88,7 @@ export function readCachePolicy(args: readonly string[]): CachePolicy {
             continue;
           }
           const d = duration('ttl', m[2]!);
-          for (const s of m[1] === 'any' ? [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501] : statusList(m[1]!, problems, '--ttl')) p.ttlByStatus.set(s, d);
+          for (const s of m[1] === 'any' ? [...HEURISTICALLY_CACHEABLE] : statusList(m[1]!, problems, '--ttl')) p.ttlByStatus.set(s, d);
         }
         break;
       case 'negative-ttl':
