@@ -38,7 +38,9 @@ export function evaluatePreconditions(request: HeaderList, stored: HeaderList): 
     return 200;
   }
   const ims = date(request.get('if-modified-since'));
-  if (ims !== null && lastModified !== null && lastModified <= ims) return 304;
+  // Without Last-Modified a cache compares with the stored Date (RFC 9111 §4.3.2).
+  const modified = lastModified ?? date(stored.get('date'));
+  if (ims !== null && modified !== null && modified <= ims) return 304;
   return 200;
 }
 

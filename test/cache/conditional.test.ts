@@ -156,3 +156,9 @@ describe('If-Range (§13.1.5)', () => {
     assert.equal(ifRangeHolds(h('If-Range', httpDate(DATE - 10 * S)), justModified), false);
   });
 });
+
+test('If-Modified-Since without a stored Last-Modified is compared with the stored Date (RFC 9111 §4.3.2)', () => {
+  const stored = new HeaderList(['Date', 'Mon, 23 Nov 2026 10:00:00 GMT']);
+  assert.equal(evaluatePreconditions(new HeaderList(['If-Modified-Since', 'Mon, 23 Nov 2026 10:00:00 GMT']), stored), 304);
+  assert.equal(evaluatePreconditions(new HeaderList(['If-Modified-Since', 'Mon, 23 Nov 2026 09:59:59 GMT']), stored), 200);
+});
