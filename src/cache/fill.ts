@@ -15,12 +15,13 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ResponseHead } from '../plugins/api.js';
+import type { AgeBasis } from './freshness.js';
 import type { CacheEntry } from './object-store.js';
 
 export type FillOutcome =
   | { kind: 'pending' }
   | { kind: 'entry'; entry: CacheEntry; status: string; xCache: string }
-  | { kind: 'stream'; head: ResponseHead; shared: boolean }
+  | { kind: 'stream'; head: ResponseHead; shared: boolean; age: AgeBasis }
   | { kind: 'error'; error: unknown };
 
 export interface FillReader {
@@ -47,6 +48,8 @@ export class Fill {
   #body: Readable | null = null;
   #headReady!: () => void;
   readonly headReady: Promise<void>;
+  /** Read the body to the end even with no reader, while it can still be stored (a conditional hit started it). */
+  completeUnread = false;
   /** Called once when the origin body fails (not when it was aborted because every reader left). */
   onBodyError: ((err: Error) => void) | null = null;
   /** Joins of waiters that arrived before the head; the body does not flow until they have attached. */
@@ -102,6 +105,7 @@ export class Fill {
           if (this.size > maxBuffered) {
             this.chunks = null;
             onDrop();
+            if (this.#readers.size === 0 && !this.#unattended) this.controller.abort();
           } else {
             this.chunks.push(chunk);
           }
@@ -130,8 +134,13 @@ export class Fill {
       body.once('error', fail);
       // A body destroyed without an error ends neither way: that is a cut too.
       body.once('close', () => fail(new Error('origin body closed before its end')));
-      if (this.#readers.size === 0 && !this.background) this.controller.abort();
+      if (this.#readers.size === 0 && !this.#unattended) this.controller.abort();
     });
+  }
+
+  /** May run with no reader: a background refresh, or a storable body nobody is reading yet. */
+  get #unattended(): boolean {
+    return this.background || (this.completeUnread && this.chunks !== null);
   }
 
   #write(reader: FillReader, chunk: Buffer): void {
@@ -152,6 +161,6 @@ export class Fill {
     if (!this.#readers.delete(reader)) return;
     this.#unblock(reader);
     // The last reader left before the end: stop the origin (nothing partial is ever stored).
-    if (this.#readers.size === 0 && !this.done && !this.background) this.controller.abort();
+    if (this.#readers.size === 0 && !this.done && !this.#unattended) this.controller.abort();
   }
 }

@@ -94,7 +94,9 @@ async function serveEntry(
       body = r.body;
     }
   }
-  if (status !== 304) headers.set('Content-Length', String(body.length));
+  // 304 and 204 carry no Content-Length of a body (RFC 9110 §8.6).
+  if (status === 204) headers.delete('content-length');
+  else if (status !== 304) headers.set('Content-Length', String(body.length));
   const head: ResponseHead = { status, headers };
   await deps.clientHead(txn, head);
   setVisibility(head.headers, txn);
@@ -171,7 +173,23 @@ async function runFill(
   const responseTime = deps.now();
   if (stale && response.status === 304) {
     response.body.resume();
+    try {
+      // The 304's fields go through the same readResponse hooks and reverse_map as a full response would.
+      await deps.storedHead(txn, response);
+    } catch (err) {
+      cache.inflight.delete(fill.key);
+      fill.settle({ kind: 'error', error: err });
+      return;
+    }
     refresh(stale, response, policy, requestTime, responseTime);
+    // Put back so the store counts the refreshed headers against its bound.
+    store.put(fill.key, txn.client.headers, {
+      status: stale.status,
+      headers: new HeaderList(stale.headers),
+      body: stale.body,
+      age: stale.age,
+      freshness: stale.freshness,
+    });
     store.stats.revalidatedNotModified++;
     cache.inflight.delete(fill.key);
     fill.settle({ kind: 'entry', entry: stale, status: 'fwd=stale; fwd-status=304', xCache: 'hit-stale' });
@@ -210,7 +228,7 @@ async function runFill(
     if (tooBig) fill.chunks = null;
   }
   fill.onBodyError = (err) => deps.bodyFailed(txn, err);
-  fill.settle({ kind: 'stream', head, shared: reason === null });
+  fill.settle({ kind: 'stream', head, shared: reason === null, age: ageBasis(head.headers, requestTime, responseTime) });
   await Promise.allSettled([...fill.pendingAttach]);
   const complete = await fill.pump(response.body, store.limits.maxObjectBytes, () => {
     if (cache.inflight.get(fill.key) === fill) cache.inflight.delete(fill.key);
@@ -329,7 +347,9 @@ async function readFill(
   if (collapsed) {
     // Not for sharing, or this client would get another variant: it fetches on its own.
     const writerVary = varyFields(outcome.head.headers);
-    if (!outcome.shared || writerVary.length > 0 || !fill.joinable) {
+    // A waiter that joined before the head can attach from byte 0 even when nothing will be stored.
+    const fromStart = !fill.failed && (fill.chunks !== null || (fill.size === 0 && !fill.done));
+    if (!outcome.shared || writerVary.length > 0 || !fromStart) {
       markCache(txn, `fwd=uri-miss; detail=${outcome.shared ? 'vary' : 'not-shared'}`, 'miss');
       return false;
     }
@@ -337,9 +357,12 @@ async function readFill(
   }
   rec.cache = txn.cacheResult;
   const headers = outcome.head.headers.clone();
-  headers.set('Age', '0');
+  // An Age the origin (or a cache before it) sent counts (RFC 9111 §4.2.3).
+  headers.set('Age', String(currentAge(outcome.age, deps.now())));
   const precondition = outcome.shared ? evaluatePreconditions(txn.client.headers, headers) : 200;
   if (precondition !== 200) {
+    // This client needs no body, but the object is still worth storing for the next ones.
+    if (!collapsed) fill.completeUnread = true;
     const head: ResponseHead = {
       status: precondition,
       headers: precondition === 304 ? notModifiedHeaders(headers) : new HeaderList(['Content-Length', '0']),

@@ -13,6 +13,8 @@ import type { CacheEntry } from '../../src/cache/object-store.js';
 import type { ResponseHead } from '../../src/plugins/api.js';
 import { HeaderList } from '../../src/proxy/header-list.js';
 
+const AGE = { requestTime: 0, responseTime: 0, dateValue: 0, ageValue: 0 };
+
 const MiB = 1024 * 1024;
 
 /** A client connection. With `hold`, each write stays pending (so write() returns false past the mark) until release(). */
@@ -185,7 +187,7 @@ describe('Fill: the replay buffer', () => {
     fill.attach(early);
     let drops = 0;
     const pumped = fill.pump(body, 5, () => drops++);
-    fill.settle({ kind: 'stream', head: head(), shared: true });
+    fill.settle({ kind: 'stream', head: head(), shared: true, age: AGE });
     body.write('abc');
     await until(() => early.client.text === 'abc', 'the first chunk');
     assert.equal(fill.joinable, true);
@@ -304,7 +306,7 @@ describe('Fill: a failed origin body', () => {
     const errors: Error[] = [];
     fill.onBodyError = (err) => errors.push(err);
     const pumped = fill.pump(body, MiB, noDrop);
-    fill.settle({ kind: 'stream', head: head(), shared: true });
+    fill.settle({ kind: 'stream', head: head(), shared: true, age: AGE });
     body.write('partial');
     await until(() => a.client.text === 'partial', 'the first chunk');
     body.destroy(new Error('origin reset'));
@@ -415,7 +417,7 @@ describe('Fill: settle and headReady', () => {
     assert.equal(ready.settled, false);
     assert.deepEqual(fill.outcome, { kind: 'pending' });
     assert.equal(fill.joinable, true, 'a pending fill may be joined');
-    const outcome = { kind: 'stream' as const, head: head(), shared: true };
+    const outcome = { kind: 'stream' as const, head: head(), shared: true, age: AGE };
     fill.settle(outcome);
     await fill.headReady;
     assert.equal(fill.outcome, outcome);
@@ -424,7 +426,7 @@ describe('Fill: settle and headReady', () => {
 
   test('only a shared stream with its replay buffer may be joined', () => {
     const notShared = new Fill('k', false);
-    notShared.settle({ kind: 'stream', head: head(), shared: false });
+    notShared.settle({ kind: 'stream', head: head(), shared: false, age: AGE });
     assert.equal(notShared.joinable, false);
 
     const entry: CacheEntry = {
