@@ -46,7 +46,13 @@ export function varyFields(headers: HeaderList): string[] {
 
 /** The request's values of the Vary fields, normalised (RFC 9111 §4.1: whitespace, and joined repeats). */
 function variantSuffix(fields: readonly string[], request: HeaderList): string {
-  return fields.map((f) => `${f}=${request.getAll(f).map((v) => v.trim().replace(/\s+/g, ' ')).join(',')}`).join('\n');
+  return fields
+    .map((f) => {
+      const values = request.getAll(f);
+      // An absent field matches only an absent field, not an empty one (RFC 9111 §4.1).
+      return values.length === 0 ? `${f}\u0001` : `${f}=${values.map((v) => v.trim().replace(/\s+/g, ' ')).join(',')}`;
+    })
+    .join('\n');
 }
 
 function variantKeyOf(key: string, fields: readonly string[], request: HeaderList): string {

@@ -270,3 +270,13 @@ describe('ObjectStore: delete, clear and occupancy', () => {
     assert.equal(large.occupancy.bytes - small.occupancy.bytes, 9000);
   });
 });
+
+test('a request without a Vary field never gets the variant stored for an empty one (RFC 9111 §4.1)', () => {
+  const store = new ObjectStore({ maxBytes: 1 << 20, maxObjectBytes: 1 << 16, maxEntries: 100 });
+  const headers = new HeaderList(['Vary', 'Accept-Encoding', 'ETag', '"e"']);
+  const age = { requestTime: 0, responseTime: 0, dateValue: 0, ageValue: 0 };
+  const freshness = { lifetime: 60, staleWhileRevalidate: 0, staleIfError: 0, mustRevalidate: false, noCache: false, source: 'max-age' as const };
+  store.put('k', new HeaderList(['Accept-Encoding', '']), { status: 200, headers, body: Buffer.from('empty'), age, freshness });
+  assert.equal(store.get('k', new HeaderList()), undefined);
+  assert.equal(store.get('k', new HeaderList(['Accept-Encoding', '']))?.body.toString(), 'empty');
+});
