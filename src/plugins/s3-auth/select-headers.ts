@@ -35,24 +35,34 @@ export interface CanonicalHeaders {
 /** Only space and tab are HTTP whitespace (RFC 9110 §5.6.3); JS's \s would also eat e.g. a 0xA0 byte. */
 const SPACE_RUNS = /[ \t]+/g;
 const EDGE_SPACE = /^ | $/g;
+/** A tab, two spaces in a row, or a space at either end: only then is there anything to squeeze. */
+const NEEDS_TRIM = /\t| {2}|^ | $/;
 
 /**
  * Canonical headers ("CanonicalHeaders", AWS SigV4 docs): names lower-cased; values trimmed with inner runs of
  * whitespace squeezed to one space; repeated fields joined with ',' in the order received.
  */
 export function canonicalHeaders(headers: HeaderList, selection: HeaderSelection): CanonicalHeaders {
-  const byName = new Map<string, string>();
+  // A plain object keyed by name: a handful of fields, on the signing hot path.
+  const byName: Record<string, string> = Object.create(null) as Record<string, string>;
+  const names: string[] = [];
   const raw = headers.raw;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (!isSigned(name, selection)) continue;
-    const value = raw[i + 1]!.replace(SPACE_RUNS, ' ').replace(EDGE_SPACE, '');
-    const prev = byName.get(name);
-    byName.set(name, prev === undefined ? value : `${prev},${value}`);
+    const v = raw[i + 1]!;
+    const value = NEEDS_TRIM.test(v) ? v.replace(SPACE_RUNS, ' ').replace(EDGE_SPACE, '') : v;
+    const prev = byName[name];
+    if (prev === undefined) {
+      names.push(name);
+      byName[name] = value;
+    } else {
+      byName[name] = `${prev},${value}`;
+    }
   }
-  const names = [...byName.keys()].sort();
+  names.sort();
   let canonical = '';
-  for (const n of names) canonical += `${n}:${byName.get(n)!}\n`;
+  for (const n of names) canonical += `${n}:${byName[n]!}\n`;
   return { canonical, signedHeaders: names.join(';') };
 }
 

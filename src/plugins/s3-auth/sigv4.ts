@@ -3,7 +3,7 @@
  * passes the date, so every signature is reproducible in a test. Follows "Create a signed AWS API request"
  * (AWS IAM User Guide) and S3's "Signature Calculations for the Authorization Header".
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, hash } from 'node:crypto';
 import { ALGORITHM_V4, KEY_PREFIX_V4, KEY_TYPE_V4 } from './constants.js';
 
 export interface CredentialScope {
@@ -57,6 +57,11 @@ export function wireBytes(text: string): Buffer {
   return Buffer.from(text, BEYOND_LATIN1.test(text) ? 'utf8' : 'latin1');
 }
 
+/** SHA-256 (hex) of a canonical string's wire bytes, with the one-shot hash (no Hash object per call). */
+function sha256OfWire(text: string): string {
+  return BEYOND_LATIN1.test(text) ? hash('sha256', Buffer.from(text, 'utf8'), 'hex') : hash('sha256', Buffer.from(text, 'latin1'), 'hex');
+}
+
 /** kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"). */
 export function deriveSigningKey(secretKey: string, scope: CredentialScope): Buffer {
   const kDate = hmac(KEY_PREFIX_V4 + secretKey, scope.date);
@@ -69,10 +74,18 @@ export function scopeString(scope: CredentialScope): string {
   return `${scope.date}/${scope.region}/${scope.service}/${KEY_TYPE_V4}`;
 }
 
-/** `2013-05-24T00:00:00.000Z` → `20130524T000000Z`. */
+let lastSecond = NaN;
+let lastAmzDate = '';
+
+/** `2013-05-24T00:00:00.000Z` → `20130524T000000Z`; formatted once per second (a hot path per request). */
 export function formatAmzDate(now: Date): string {
-  const iso = now.toISOString();
-  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== lastSecond) {
+    const iso = now.toISOString();
+    lastAmzDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastAmzDate;
 }
 
 export function signV4(input: V4Input): V4Signature {
@@ -84,7 +97,7 @@ export function signV4(input: V4Input): V4Signature {
     input.signedHeaders,
     input.payloadHash,
   ].join('\n');
-  const stringToSign = [ALGORITHM_V4, input.amzDate, scopeString(input.scope), sha256Hex(wireBytes(canonicalRequest))].join('\n');
+  const stringToSign = [ALGORITHM_V4, input.amzDate, scopeString(input.scope), sha256OfWire(canonicalRequest)].join('\n');
   const signature = createHmac('sha256', input.signingKey).update(stringToSign, 'utf8').digest('hex');
   const authorization =
     `${ALGORITHM_V4} Credential=${input.accessKey}/${scopeString(input.scope)}, ` +
