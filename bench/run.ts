@@ -1,0 +1,375 @@
+/**
+ * `npm run bench`: remapd against its peers, side by side, on loopback, in one run (issue 6).
+ *
+ * Starts a Node origin with fixed objects, remapd (a separate process, production build) with an s3_auth-signing
+ * caching rule and a signing non-caching rule, the raw node:http ceiling, and nginx (proxy_cache +
+ * proxy_cache_lock) when installed; drives each with the same load (wrk, else autocannon); prints a table and
+ * writes bench/results/<time>.json. A run with errors or non-2xx responses is marked invalid, not reported as a
+ * speed. Apache Traffic Server is detected but not configured yet (see bench/README.md).
+ *
+ * Options: --duration S (default 5), --runs N (default 3; medians reported), --connections N (50), --threads N (2).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { load, type LoadResult, wrkPath } from './load.js';
+import { RegionResolver } from '../src/plugins/s3-auth/region.js';
+import { SIGN_ALL } from '../src/plugins/s3-auth/select-headers.js';
+import { signV4Request } from '../src/plugins/s3-auth/sign-v4-request.js';
+import { SecretKeySource } from '../src/plugins/s3-auth/signing-keys.js';
+import { HeaderList } from '../src/proxy/header-list.js';
+
+const LOOPBACK = '127.0.0.1';
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const DURATION = arg('duration', 5);
+const RUNS = arg('runs', 3);
+const CONNECTIONS = arg('connections', 50);
+const THREADS = arg('threads', 2);
+
+const OBJECTS: Record<string, Buffer> = {
+  '/obj/1k': Buffer.alloc(1024, 'a'),
+  '/obj/1m': Buffer.alloc(1024 * 1024, 'b'),
+  '/obj/10m': Buffer.alloc(10 * 1024 * 1024, 'c'),
+};
+const LAST_MODIFIED = new Date(Date.now() - 86_400_000).toUTCString();
+
+/** The origin: fixed objects, cacheable for an hour, counting requests per path. */
+async function startOrigin(): Promise<{ server: Server; port: number; counts: Map<string, number> }> {
+  const counts = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    counts.set(req.url ?? '/', (counts.get(req.url ?? '/') ?? 0) + 1);
+    const body = OBJECTS[path];
+    if (!body) {
+      res.writeHead(404, { 'Content-Length': '0' }).end();
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(body.length),
+      'Cache-Control': 'max-age=3600',
+      'Last-Modified': LAST_MODIFIED,
+      ETag: `"${createHash('md5').update(body).digest('hex')}"`,
+    });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
+  return { server, port: (server.address() as AddressInfo).port, counts };
+}
+
+/** The raw ceiling: node:http answering a prepared buffer, no proxying at all. */
+async function startRaw(): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const body = OBJECTS[(req.url ?? '/').split('?')[0]!] ?? Buffer.alloc(0);
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, LOOPBACK, r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; Date.now() < deadline && i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = httpRequest({ host: LOOPBACK, port, path: '/', method: 'HEAD', timeout: 500 }, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${LOOPBACK}:${port} after ${timeoutMs} ms`);
+}
+
+interface Target {
+  name: string;
+  port: number;
+  /** Host header per rule kind. */
+  hitHost: string;
+  missHost: string;
+  process: ChildProcess | null;
+  stop(): Promise<void>;
+}
+
+async function startRemapd(dir: string, originPort: number): Promise<Target> {
+  const conf = join(dir, 'remap.config');
+  const sign = '@plugin=s3_auth.so @pparam=--version=4 @pparam=--access_key=AKIDBENCH @pparam=--secret_key=bench/secret @pparam=--region=us-east-1';
+  writeFileSync(
+    conf,
+    `map http://hit.bench/ http://${LOOPBACK}:${originPort}/ ${sign}\n` +
+      `map http://miss.bench/ http://${LOOPBACK}:${originPort}/ ${sign} @plugin=cache.so @pparam=--off\n`,
+  );
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'dist/src/cli.js'), 'serve', '-c', conf, '--listen', `${LOOPBACK}:${port}`, '--access-log', 'off', '--log-level', 'error'],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  await waitForPort(port);
+  return { name: 'remapd', port, hitHost: 'hit.bench', missHost: 'miss.bench', process: child, stop: () => stopChild(child) };
+}
+
+function nginxPath(): string | null {
+  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (existsSync(p)) return p;
+  return null;
+}
+
+async function startNginx(bin: string, dir: string, originPort: number): Promise<Target> {
+  const port = await freePort();
+  const prefix = join(dir, 'nginx');
+  mkdirSync(join(prefix, 'logs'), { recursive: true });
+  const conf = join(prefix, 'nginx.conf');
+  // Equivalent to remapd's rules: a cached location (proxy_cache + proxy_cache_lock) and an uncached one.
+  writeFileSync(
+    conf,
+    `worker_processes 2;\nuser root;\ndaemon off;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/logs/error.log error;\n` +
+      `events { worker_connections 4096; }\n` +
+      `http {\n  access_log off;\n  proxy_cache_path ${prefix}/cache levels=1:2 keys_zone=shield:10m max_size=256m inactive=1h use_temp_path=off;\n` +
+      `  upstream origin { server ${LOOPBACK}:${originPort}; keepalive 64; }\n` +
+      `  server {\n    listen ${LOOPBACK}:${port};\n    server_name hit.bench;\n    location / {\n      proxy_pass http://origin;\n` +
+      `      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n      proxy_cache shield;\n      proxy_cache_lock on;\n` +
+      `      proxy_cache_valid 200 1h;\n    }\n  }\n` +
+      `  server {\n    listen ${LOOPBACK}:${port};\n    server_name miss.bench;\n    location / {\n      proxy_pass http://origin;\n` +
+      `      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n    }\n  }\n}\n`,
+  );
+  const child = spawn(bin, ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs/error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port);
+  return { name: 'nginx', port, hitHost: 'hit.bench', missHost: 'miss.bench', process: child, stop: () => stopChild(child) };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Peak resident memory of a process (VmHWM), MiB. */
+function peakRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function median(values: number[]): number {
+  const s = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
+}
+
+interface Row {
+  scenario: string;
+  target: string;
+  valid: boolean;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  mibPerSec: number;
+  errors: number;
+  originRequests: number;
+  peakRssMiB: number;
+  tool: string;
+}
+
+async function measure(scenario: string, t: Target, path: string, host: string, counts: Map<string, number>, extra: Record<string, string> = {}): Promise<Row> {
+  // Only this scenario's path counts: requests of the previous scenario may still be landing.
+  const before = counts.get(path) ?? 0;
+  // Warm-up: fills the cache and the connection pools; not measured.
+  await load({ url: `http://${LOOPBACK}:${t.port}${path}`, connections: CONNECTIONS, threads: THREADS, durationS: 1, headers: { Host: host, ...extra } });
+  const runs: LoadResult[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    runs.push(await load({ url: `http://${LOOPBACK}:${t.port}${path}`, connections: CONNECTIONS, threads: THREADS, durationS: DURATION, headers: { Host: host, ...extra } }));
+  }
+  const after = counts.get(path) ?? 0;
+  const errors = runs.reduce((a, r) => a + r.errors, 0);
+  return {
+    scenario,
+    target: t.name,
+    valid: errors === 0 && runs.every((r) => r.requests > 0),
+    reqPerSec: median(runs.map((r) => r.reqPerSec)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    mibPerSec: median(runs.map((r) => r.mibPerSec)),
+    errors,
+    originRequests: after - before,
+    peakRssMiB: peakRssMiB(t.process?.pid),
+    tool: runs[0]?.tool ?? '-',
+  };
+}
+
+/** 500 concurrent requests for one uncached 10 MiB object: origin requests and time to the last byte. */
+async function storm(t: Target, counts: Map<string, number>, n = 500): Promise<Row> {
+  const path = `/obj/10m?storm=${t.name}-${Date.now()}`;
+  const started = performance.now();
+  let failures = 0;
+  await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise<void>((resolve) => {
+        const req = httpRequest({ host: LOOPBACK, port: t.port, path, headers: { Host: t.hitHost }, agent: false, timeout: 60_000 }, (res) => {
+          let size = 0;
+          res.on('data', (c: Buffer) => (size += c.length));
+          res.on('end', () => {
+            if (res.statusCode !== 200 || size !== OBJECTS['/obj/10m']!.length) failures++;
+            resolve();
+          });
+          res.on('error', () => {
+            failures++;
+            resolve();
+          });
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', () => {
+          failures++;
+          resolve();
+        });
+        req.end();
+      }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    scenario: 'cold-key storm 10 MiB ×500',
+    target: t.name,
+    valid: failures === 0,
+    reqPerSec: n / seconds,
+    p50Ms: NaN,
+    p99Ms: seconds * 1000,
+    mibPerSec: (n * 10) / seconds,
+    errors: failures,
+    originRequests: counts.get(path) ?? 0,
+    peakRssMiB: peakRssMiB(t.process?.pid),
+    tool: 'node',
+  };
+}
+
+/** The V4 signer alone, on this core: signatures per second (derived key cached). */
+function signerRate(): number {
+  const signer = {
+    accessKey: 'AKIDBENCH',
+    keys: new SecretKeySource('bench/secret'),
+    sessionToken: null,
+    regions: new RegionResolver({}),
+    service: 's3',
+    selection: SIGN_ALL,
+    plusIsSpace: true,
+  };
+  const now = new Date();
+  const rates: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const n = 100_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const headers = new HeaderList(['Host', 'bucket.s3.us-east-1.amazonaws.com', 'User-Agent', 'wrk', 'Via', '1.1 remapd', 'X-Forwarded-For', LOOPBACK]);
+      signV4Request({ method: 'GET', host: 'bucket.s3.us-east-1.amazonaws.com', path: '/photos/img_0001.jpg', search: '', headers }, signer, now, 'UNSIGNED-PAYLOAD');
+    }
+    rates.push(n / ((performance.now() - t0) / 1000));
+  }
+  return median(rates);
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isNaN(n) ? '-' : n.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ROOT, 'dist/src/cli.js'))) throw new Error('build first: npm run build');
+  const dir = mkdtempSync(join(tmpdir(), 'remapd-bench-'));
+  const origin = await startOrigin();
+  const raw = await startRaw();
+  const targets: Target[] = [await startRemapd(dir, origin.port)];
+  const nginx = nginxPath();
+  if (nginx) targets.push(await startNginx(nginx, dir, origin.port));
+  else process.stderr.write('nginx not installed (apt-get install nginx): not measured\n');
+  if (!existsSync('/usr/bin/traffic_server')) process.stderr.write('trafficserver not installed (apt-get install trafficserver): not measured\n');
+  else process.stderr.write('trafficserver installed, but its configuration is not written by this bench yet: not measured\n');
+  process.stderr.write(`load: ${wrkPath() ? 'wrk' : 'autocannon'}, ${THREADS} threads, ${CONNECTIONS} connections, ${DURATION} s × ${RUNS} runs (medians)\n`);
+
+  const rows: Row[] = [];
+  try {
+    const rawTarget: Target = { name: 'node:http (ceiling)', port: raw.port, hitHost: 'x', missHost: 'x', process: null, stop: async () => {} };
+    rows.push(await measure('hit 1 KiB', rawTarget, '/obj/1k', 'x', origin.counts));
+    rows.push(await measure('hit 1 MiB', rawTarget, '/obj/1m', 'x', origin.counts));
+    for (const t of targets) {
+      rows.push(await measure('hit 1 KiB', t, '/obj/1k', t.hitHost, origin.counts));
+      rows.push(await measure('hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts));
+      rows.push(await measure('signed miss 1 KiB', t, '/obj/1k', t.missHost, origin.counts));
+      rows.push(await measure('ranged hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts, { Range: 'bytes=1000-1999' }));
+      rows.push(await storm(t, origin.counts));
+    }
+  } finally {
+    for (const t of targets) await t.stop();
+    origin.server.closeAllConnections();
+    origin.server.close();
+    raw.server.closeAllConnections();
+    raw.server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const signer = signerRate();
+
+  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'MiB/s', 'errors', 'origin req', 'peak RSS MiB', 'vs remapd'];
+  const table = [header];
+  for (const r of rows) {
+    const mine = rows.find((x) => x.scenario === r.scenario && x.target === 'remapd');
+    const ratio = mine && r.target !== 'remapd' && r.valid && mine.valid ? `${fmt(mine.reqPerSec / r.reqPerSec, 2)}×` : '';
+    table.push([
+      r.scenario,
+      r.target + (r.valid ? '' : ' (INVALID)'),
+      r.valid ? fmt(r.reqPerSec) : '-',
+      fmt(r.p50Ms, 2),
+      fmt(r.p99Ms, 2),
+      r.valid ? fmt(r.mibPerSec, 1) : '-',
+      String(r.errors),
+      String(r.originRequests),
+      fmt(r.peakRssMiB, 0),
+      ratio,
+    ]);
+  }
+  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+  process.stdout.write(`\nV4 signer: ${fmt(signer)} signatures/s on one core\n`);
+
+  const results = join(ROOT, 'bench/results');
+  mkdirSync(results, { recursive: true });
+  const file = join(results, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, load: { tool: rows[0]?.tool, threads: THREADS, connections: CONNECTIONS, durationS: DURATION, runs: RUNS }, rows, signerPerSec: signer }, null, 2),
+  );
+  process.stdout.write(`results: ${file}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});
