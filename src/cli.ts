@@ -10,6 +10,7 @@ import { purgeCommand } from './commands/purge.js';
 import { signCommand } from './commands/sign.js';
 import { signingKeyCommand } from './commands/signing-key.js';
 import { formatDiagnostic } from './errors.js';
+import { parseSize } from './units.js';
 import { createLogger, type LogLevel } from './observability/logger.js';
 import { loadRemapConfig } from './remap/load.js';
 import { RemapdServer } from './server.js';
@@ -27,9 +28,9 @@ function positiveInt(name: string) {
 /** A size: bytes, or with K/M/G (powers of 1024). */
 export function size(name: string) {
   return (value: string): number => {
-    const m = /^(\d+)\s*([kmg]?)i?b?$/i.exec(value.trim());
-    if (!m) throw new InvalidArgumentError(`${name} must be a size: bytes, or with K, M or G`);
-    return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+    const n = parseSize(value);
+    if (n === null) throw new InvalidArgumentError(`${name} must be a size: bytes, or with K, M or G`);
+    return n;
   };
 }
 

@@ -46,6 +46,7 @@ export class RemapdServer {
         maxEntries: settings.cacheMaxEntries,
       }),
       purgeAllow: settings.purgeAllow.map(parseIpEntry),
+      ruleCacheViews: new WeakMap(),
       accessLog: options.accessLog ?? new AccessLog(settings.accessLog),
       logger,
       scheme: 'http',

@@ -67,6 +67,11 @@ export class Fill {
     this.#headReady();
   }
 
+  /** Whether a reader attaching now can get the body from its first byte (replay buffer, or nothing sent yet). */
+  get canServeFromStart(): boolean {
+    return !this.failed && (this.chunks !== null || (this.size === 0 && !this.done));
+  }
+
   /** Whether a new request may still join and be served from the start. */
   get joinable(): boolean {
     return !this.failed && (this.outcome.kind === 'pending' || (this.outcome.kind === 'stream' && this.outcome.shared && this.chunks !== null));
@@ -83,8 +88,7 @@ export class Fill {
       reader.res.destroy();
       return true;
     }
-    // Without a replay buffer only a reader that is there before the first byte can be served from the start.
-    if (this.chunks === null && (this.size > 0 || this.done)) return false;
+    if (!this.canServeFromStart) return false;
     for (const c of this.chunks ?? []) this.#write(reader, c);
     if (this.done) {
       reader.res.end();

@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { RemapdError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import type { PluginContext } from '../plugins/api.js';
+import { EMPTY_SHA256, S3_SERVICE, UNSIGNED_PAYLOAD } from '../plugins/s3-auth/constants.js';
 import { readOptions } from '../plugins/s3-auth/options.js';
 import { buildV2Signer, buildV4Signer } from '../plugins/s3-auth/s3-auth.js';
 import { signV2Request } from '../plugins/s3-auth/sign-v2-request.js';
@@ -158,10 +159,11 @@ export function runSign(o: SignOptions, warn: (m: string) => void = () => {}): S
     };
   }
   const signer = buildV4Signer(read.options, context);
-  const payloadHash = o.payloadHash ?? (signer.service === 's3' ? 'UNSIGNED-PAYLOAD' : undefined);
+  // The plugin's defaults: S3 unsigned, other services the hash of an empty body.
+  const payloadHash = o.payloadHash ?? (signer.service === S3_SERVICE ? UNSIGNED_PAYLOAD : EMPTY_SHA256);
   let result: ReturnType<typeof signV4Request>;
   try {
-    result = signV4Request(req, signer, date, payloadHash ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    result = signV4Request(req, signer, date, payloadHash);
   } catch (err) {
     // The proxy answers with `message` and logs `detail`; a command has no error log, so the detail is the message.
     if (err instanceof RemapdError && err.detail !== undefined) fail(err.detail);

@@ -6,7 +6,7 @@
  * origin request BEFORE the sendRequest hooks run, so s3_auth signs them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Cache } from '../cache/cache.js';
+import type { Cache } from '../cache/cache.js';
 import { evaluatePreconditions, ifRangeHolds, NOT_MODIFIED_HEADERS } from '../cache/conditional.js';
 import { Fill } from '../cache/fill.js';
 import { ageBasis, currentAge, freshnessOf, notStorableReason } from '../cache/freshness.js';
@@ -116,9 +116,12 @@ function usableStale(entry: CacheEntry, now: number, window: 'staleIfError' | 's
 }
 
 /** Merges a 304's fields into a stored entry (RFC 9111 §4.3.4) and restarts its age and freshness. */
+/** Fields of a 304 that never replace the stored ones: they describe the (absent) 304 body or the connection. */
+const NOT_MERGED = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'content-range']);
+
 function refresh(entry: CacheEntry, response: OriginResponse, policy: CachePolicy, requestTime: number, responseTime: number): void {
-  const headers = new HeaderList(entry.headers);
-  const skip = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'content-range']);
+  const headers = new HeaderList(entry.headers.slice());
+  const skip = NOT_MERGED;
   const replaced = new Set<string>();
   response.headers.forEach((n) => {
     const l = n.toLowerCase();
@@ -318,8 +321,8 @@ export async function serveThroughCache(
     });
   }
   const joined = readFill(fill, collapsed, txn, req, res, rec, deps);
-  if (collapsed && fill.outcome.kind === 'pending') fill.pendingAttach.add(joined);
-  else if (!collapsed) fill.pendingAttach.add(joined);
+  // The body waits for readers that are there before the head (the starter, and waiters joining early).
+  if (!collapsed || fill.outcome.kind === 'pending') fill.pendingAttach.add(joined);
   return joined;
 }
 
@@ -348,8 +351,7 @@ async function readFill(
     // Not for sharing, or this client would get another variant: it fetches on its own.
     const writerVary = varyFields(outcome.head.headers);
     // A waiter that joined before the head can attach from byte 0 even when nothing will be stored.
-    const fromStart = !fill.failed && (fill.chunks !== null || (fill.size === 0 && !fill.done));
-    if (!outcome.shared || writerVary.length > 0 || !fromStart) {
+    if (!outcome.shared || writerVary.length > 0 || !fill.canServeFromStart) {
       markCache(txn, `fwd=uri-miss; detail=${outcome.shared ? 'vary' : 'not-shared'}`, 'miss');
       return false;
     }
@@ -375,24 +377,25 @@ async function readFill(
   }
   const head: ResponseHead = { status: outcome.head.status, headers };
   await deps.clientHead(txn, head);
+  if (req.method !== 'HEAD' && !fill.canServeFromStart) {
+    // The replay buffer went away while this reader's hooks ran. Nothing is written yet, so it simply fetches on
+    // its own rather than getting a cut connection.
+    markCache(txn, 'fwd=uri-miss; detail=replay-gone', 'miss');
+    return false;
+  }
   setVisibility(head.headers, txn);
   res.writeHead(head.status, head.headers.raw);
   if (req.method === 'HEAD') {
     res.end();
     return true;
   }
-  const reader = {
+  // Checked just above, in this same tick: the attach replays from the first byte.
+  fill.attach({
     res,
     onBytes: (n: number) => (rec.bytes += n),
     onFail: () => {
       if (rec.code === '-') rec.code = 'ERR_ORIGIN_BODY';
     },
-  };
-  if (!fill.attach(reader)) {
-    // The replay buffer went away while this reader's hooks ran: it cannot be served from the start.
-    res.destroy();
-  }
+  });
   return true;
 }
-
-export { Cache };

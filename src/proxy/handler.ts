@@ -39,6 +39,8 @@ export interface ProxyContext {
   readonly cache: Cache;
   /** Who may send PURGE. */
   readonly purgeAllow: readonly IpEntry[];
+  /** Per-rule cache views; rules of retired configurations drop out with them. */
+  readonly ruleCacheViews: WeakMap<Rule, RuleCacheView>;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
   /** Scheme of the listener this context serves. */
@@ -156,7 +158,7 @@ async function proxyRequest(
   rec.rule = rule.id;
 
   if (method === 'PURGE') {
-    purge(ctx, rule, match.captures, target, socket.remoteAddress ?? '', res, rec);
+    purge(ctx, config, rule, match.captures, target, socket.remoteAddress ?? '', res, rec);
     return;
   }
 
@@ -242,18 +244,18 @@ async function proxyRequest(
 
   let invalidate: string | null = null;
   if (ctx.cache.enabled) {
-    const policy = policyOf(rule);
-    if (!policy.enabled) {
+    const view = cacheViewOf(ctx, config, rule);
+    if (!view.policy.enabled) {
       txn.cacheStatus = 'remapd; fwd=bypass; detail=rule';
       txn.cacheResult = 'skipped';
     } else if (method === 'GET' || method === 'HEAD') {
-      const key = cacheKeyOf(txn.originRequest, policy.ignoreQuery, keyNormalizerOf(rule));
-      if (await serveThroughCache(ctx.cache, policy, key, txn, req, res, rec, flowDeps(ctx, config, rule, via))) return;
+      const key = cacheKeyOf(txn.originRequest, view.policy.ignoreQuery, view.normalize);
+      if (await serveThroughCache(ctx.cache, view.policy, key, txn, req, res, rec, view.deps)) return;
     } else {
       txn.cacheStatus = 'remapd; fwd=method';
       txn.cacheResult = 'skipped';
       // RFC 9111 §4.4: a successful unsafe request invalidates what is stored for its URL.
-      invalidate = cacheKeyOf(txn.originRequest, policy.ignoreQuery, keyNormalizerOf(rule));
+      invalidate = cacheKeyOf(txn.originRequest, view.policy.ignoreQuery, view.normalize);
     }
   }
 
@@ -265,19 +267,31 @@ async function proxyRequest(
   await respondFromOrigin(ctx, config, rule, txn, res, rec, response, via);
 }
 
-/** A rule's cache policy: from its cache.so instance, else the defaults. */
-function policyOf(rule: Rule): CachePolicy {
-  for (const i of rule.instances) if (i.cachePolicy) return i.cachePolicy;
-  return DEFAULT_POLICY;
+/** What the cache needs of one rule, worked out on the rule's first request instead of on every request. */
+export interface RuleCacheView {
+  /** From the rule's cache.so instance, else the defaults. */
+  readonly policy: CachePolicy;
+  /** From the first plugin that knows how its origin reads URLs (s3_auth), else RFC 3986 normalisation. */
+  readonly normalize: KeyNormalizer | undefined;
+  readonly deps: FlowDeps;
 }
 
-/** The first plugin that knows how its origin reads URLs supplies the cache key's normalisation. */
-function keyNormalizerOf(rule: Rule): KeyNormalizer | undefined {
-  for (const i of rule.instances) if (i.normalizeForKey) return i.normalizeForKey.bind(i);
-  return undefined;
+function cacheViewOf(ctx: ProxyContext, config: RemapConfig, rule: Rule): RuleCacheView {
+  let view = ctx.ruleCacheViews.get(rule);
+  if (view === undefined) {
+    const withPolicy = rule.instances.find((i) => i.cachePolicy);
+    const withKey = rule.instances.find((i) => i.normalizeForKey);
+    view = {
+      policy: withPolicy?.cachePolicy ?? DEFAULT_POLICY,
+      normalize: withKey?.normalizeForKey?.bind(withKey),
+      deps: flowDeps(ctx, config, rule),
+    };
+    ctx.ruleCacheViews.set(rule, view);
+  }
+  return view;
 }
 
-function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule, via: string): FlowDeps {
+function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps {
   return {
     forward: (t, signal) => forward(ctx, rule, t as Txn, signal),
     storedHead: async (t, response) => {
@@ -293,7 +307,7 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule, via: strin
       return head;
     },
     clientHead: async (t, head) => {
-      appendVia(head.headers, via);
+      appendVia(head.headers, `${t.client.httpVersion} ${ctx.settings.viaName}`);
       await runResponseHooks(rule, t as Txn, head, 'sendResponse');
     },
     bodyFailed: (t, err) => {
@@ -314,6 +328,7 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule, via: strin
  */
 function purge(
   ctx: ProxyContext,
+  config: RemapConfig,
   rule: Rule,
   captures: RegExpExecArray | null,
   target: RequestTarget,
@@ -326,6 +341,7 @@ function purge(
   }
   if (rule.kind === 'redirect') throw new RemapdError('ERR_METHOD_NOT_ALLOWED', 'a redirect rule has nothing to purge');
   const dest = destination(rule, captures);
+  const view = cacheViewOf(ctx, config, rule);
   const key = cacheKeyOf(
     {
       scheme: dest.scheme ?? 'http',
@@ -334,8 +350,8 @@ function purge(
       path: joinPath(dest.path, target.path.slice(rule.from.path.length)),
       search: target.search,
     },
-    policyOf(rule).ignoreQuery,
-    keyNormalizerOf(rule),
+    view.policy.ignoreQuery,
+    view.normalize,
   );
   const removed = ctx.cache.store.delete(key);
   if (removed > 0) ctx.cache.store.stats.purges++;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as ini from 'ini';
+import { parseSize } from '../../units.js';
 import { DEFAULT_SIGNED_PAYLOAD_MAX, S3_SERVICE } from './constants.js';
 
 /** Option kinds: a flag takes no value (`--virtual_host`); every other option takes one. */
@@ -158,16 +159,6 @@ function flag(value: string | true | undefined, name: string, problems: string[]
   return b;
 }
 
-const SIZE = /^(\d+)\s*([kmg]i?b?)?$/i;
-
-function parseSize(text: string): number | null {
-  const m = SIZE.exec(text.trim());
-  if (!m) return null;
-  const unit = (m[2] ?? '').charAt(0).toLowerCase();
-  const n = Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
-  return n > 0 && Number.isSafeInteger(n) ? n : null;
-}
-
 /**
  * Reads and checks s3_auth's options. Returns the options, or the list of every problem found (each a complete
  * sentence; the loader adds the rule's file:line).
@@ -232,7 +223,7 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
   const payloadMaxText = str('v4_payload_max');
   if (payloadMaxText !== null) {
     const n = parseSize(payloadMaxText);
-    if (n === null) problems.push(`${at('v4_payload_max')}--v4-payload-max "${payloadMaxText}" is not a size (bytes, or with K/M/G)`);
+    if (n === null || n === 0) problems.push(`${at('v4_payload_max')}--v4-payload-max "${payloadMaxText}" is not a size (bytes, or with K/M/G)`);
     else payloadMax = n;
   }
 
