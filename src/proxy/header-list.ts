@@ -5,6 +5,21 @@
  * request `headers` and of `res.writeHead(status, array)`: no conversion on the hot path. Node's joined
  * `req.headers` view is wrong for signing (it folds repeated fields and drops some), so nothing here uses it.
  */
+/**
+ * Whether header name `name` equals `lower` (already lower-case) ignoring ASCII case, without allocating a
+ * lower-cased copy: every lookup on the hot path goes through here (issue 6).
+ */
+export function sameName(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  if (name === lower) return true;
+  for (let i = 0; i < name.length; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 export class HeaderList {
   /** Flat name/value pairs. Mutate through the methods so names stay paired with values. */
   readonly raw: string[];
@@ -43,7 +58,7 @@ export class HeaderList {
     const raw = this.raw;
     const lower = name.toLowerCase();
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower) return raw[i + 1];
+      if (sameName(raw[i]!, lower)) return raw[i + 1];
     }
     return undefined;
   }
@@ -54,7 +69,7 @@ export class HeaderList {
     const lower = name.toLowerCase();
     const out: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower) out.push(raw[i + 1]!);
+      if (sameName(raw[i]!, lower)) out.push(raw[i + 1]!);
     }
     return out;
   }
@@ -76,26 +91,25 @@ export class HeaderList {
   set(name: string, value: string): this {
     const raw = this.raw;
     const lower = name.toLowerCase();
-    let placed = false;
-    let w = 0;
-    for (let r = 0; r < raw.length; r += 2) {
-      const n = raw[r]!;
-      if (n.length === lower.length && n.toLowerCase() === lower) {
-        if (placed) continue;
-        placed = true;
-        raw[w] = name;
-        raw[w + 1] = value;
-        w += 2;
-        continue;
-      }
+    let first = 0;
+    while (first < raw.length && !sameName(raw[first]!, lower)) first += 2;
+    if (first === raw.length) {
+      raw.push(name, value);
+      return this;
+    }
+    raw[first] = name;
+    raw[first + 1] = value;
+    // Later fields of the same name go; the array is only rewritten when there are any (the common case has none).
+    let w = first + 2;
+    for (let r = w; r < raw.length; r += 2) {
+      if (sameName(raw[r]!, lower)) continue;
       if (w !== r) {
-        raw[w] = n;
+        raw[w] = raw[r]!;
         raw[w + 1] = raw[r + 1]!;
       }
       w += 2;
     }
-    raw.length = w;
-    if (!placed) raw.push(name, value);
+    if (w !== raw.length) raw.length = w;
     return this;
   }
 

@@ -54,7 +54,7 @@ export function signV4Request(req: SignableRequest, signer: V4Signer, now: Date,
   let amzDate = h.get(AMZ_DATE);
   if (amzDate === undefined) {
     amzDate = formatAmzDate(now);
-    h.set(AMZ_DATE, amzDate);
+    h.add(AMZ_DATE, amzDate);
   } else if (!AMZ_DATE_FORMAT.test(amzDate)) {
     throw new RemapdError('ERR_PLUGIN', 'cannot sign the request', {
       detail: `x-amz-date "${amzDate}" is not in the form YYYYMMDDTHHMMSSZ`,
@@ -64,9 +64,9 @@ export function signV4Request(req: SignableRequest, signer: V4Signer, now: Date,
   let hash = h.get(AMZ_CONTENT_SHA256);
   if (hash === undefined) {
     hash = payloadHash;
-    if (s3) h.set(AMZ_CONTENT_SHA256, hash);
+    if (s3) h.add(AMZ_CONTENT_SHA256, hash);
   }
-  if (signer.sessionToken !== null && !h.has(AMZ_SECURITY_TOKEN)) h.set(AMZ_SECURITY_TOKEN, signer.sessionToken);
+  if (signer.sessionToken !== null && !h.has(AMZ_SECURITY_TOKEN)) h.add(AMZ_SECURITY_TOKEN, signer.sessionToken);
 
   const hostField = h.get('host');
   const scope: CredentialScope = {
@@ -88,5 +88,12 @@ export function signV4Request(req: SignableRequest, signer: V4Signer, now: Date,
     signingKey: signer.keys.keyFor(scope),
   });
   h.set('Authorization', signature.authorization);
-  return { ...signature, scope };
+  return {
+    canonicalRequest: signature.canonicalRequest,
+    stringToSign: signature.stringToSign,
+    signedHeaders: signature.signedHeaders,
+    signature: signature.signature,
+    authorization: signature.authorization,
+    scope,
+  };
 }

@@ -23,12 +23,24 @@ const MAX_CACHED_KEYS = 16;
 export class SecretKeySource implements SigningKeySource {
   readonly #secret: string;
   readonly #cache = new Map<string, Buffer>();
+  /** The last key handed out: nearly every request has the same scope as the one before it. */
+  #last: ScopedKey | null = null;
 
   constructor(secretKey: string) {
     this.#secret = secretKey;
   }
 
   keyFor(scope: CredentialScope): Buffer {
+    const last = this.#last;
+    if (last !== null && last.scope.date === scope.date && last.scope.region === scope.region && last.scope.service === scope.service) {
+      return last.key;
+    }
+    const key = this.#lookup(scope);
+    this.#last = { scope: { date: scope.date, region: scope.region, service: scope.service }, key };
+    return key;
+  }
+
+  #lookup(scope: CredentialScope): Buffer {
     const id = `${scope.date}/${scope.region}/${scope.service}`;
     let key = this.#cache.get(id);
     if (key === undefined) {
