@@ -51,6 +51,11 @@ export class RemapdServer {
       logger,
       scheme: 'http',
       nextId: 1,
+      onDone: (config) => {
+        this.release(config);
+        // While shutting down, a kept-alive connection that just became idle is closed at once.
+        if (this.closing) setImmediate(() => this.server.closeIdleConnections());
+      },
     };
     this.server = createServer(
       {
@@ -64,11 +69,6 @@ export class RemapdServer {
       (req, res) => {
         const config = this.ctx.config;
         this.active.set(config, (this.active.get(config) ?? 0) + 1);
-        res.once('close', () => {
-          this.release(config);
-          // While shutting down, a kept-alive connection that just became idle is closed at once.
-          if (this.closing) setImmediate(() => this.server.closeIdleConnections());
-        });
         handleRequest(this.ctx, req, res);
       },
     );

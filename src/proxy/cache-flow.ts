@@ -25,8 +25,8 @@ export interface FlowDeps {
   forward(txn: Txn, signal: AbortSignal): Promise<OriginResponse>;
   /** Hop-by-hop removal, readResponse hooks, reverse_map: the head as it is stored. */
   storedHead(txn: Txn, response: OriginResponse): Promise<ResponseHead>;
-  /** Via and the sendResponse hooks: the head as one client gets it. */
-  clientHead(txn: Txn, head: ResponseHead): Promise<void>;
+  /** Via and the sendResponse hooks: the head as one client gets it. A promise only when there are hooks. */
+  clientHead(txn: Txn, head: ResponseHead): void | Promise<void>;
   /** Logs an origin body that failed mid-way (once per fetch). */
   bodyFailed(txn: Txn, err: Error): void;
   readonly now: () => number;
@@ -60,15 +60,18 @@ function notModifiedHeaders(full: HeaderList): HeaderList {
   return out;
 }
 
-/** Writes a stored entry to one client: Age, conditionals, ranges, HEAD. */
-async function serveEntry(
+/**
+ * Writes a stored entry to one client: Age, conditionals, ranges, HEAD. Synchronous unless the rule has
+ * sendResponse hooks: a plain hit is written in the tick its request arrived (issue 6, hot path).
+ */
+function serveEntry(
   entry: CacheEntry,
   txn: Txn,
   req: IncomingMessage,
   res: ServerResponse,
   rec: FlowRecord,
   deps: FlowDeps,
-): Promise<void> {
+): void | Promise<void> {
   const stored = new HeaderList(entry.headers.slice());
   stored.set('Age', String(currentAge(entry.age, deps.now())));
   const client = txn.client.headers;
@@ -98,10 +101,15 @@ async function serveEntry(
   if (status === 204) headers.delete('content-length');
   else if (status !== 304) headers.set('Content-Length', String(body.length));
   const head: ResponseHead = { status, headers };
-  await deps.clientHead(txn, head);
+  const hooked = deps.clientHead(txn, head);
+  if (hooked) return hooked.then(() => writeEntry(head, body, txn, req, res, rec));
+  writeEntry(head, body, txn, req, res, rec);
+}
+
+function writeEntry(head: ResponseHead, body: Buffer, txn: Txn, req: IncomingMessage, res: ServerResponse, rec: FlowRecord): void {
   setVisibility(head.headers, txn);
   res.writeHead(head.status, head.headers.raw);
-  if (req.method === 'HEAD' || status === 304 || body.length === 0) {
+  if (req.method === 'HEAD' || head.status === 304 || body.length === 0) {
     res.end();
     return;
   }

@@ -46,6 +46,8 @@ export interface ProxyContext {
   /** Scheme of the listener this context serves. */
   readonly scheme: Scheme;
   nextId: number;
+  /** Called once per request when its response closes, with the configuration it ran on (reload bookkeeping). */
+  readonly onDone?: (config: RemapConfig) => void;
 }
 
 /** What the access log line of one request needs; filled in as the request progresses. */
@@ -59,12 +61,15 @@ interface Record_ {
   code: string;
   bytes: number;
   controller: AbortController | null;
+  /** The configuration snapshot the request runs on. */
+  config: RemapConfig;
 }
 
 /** Methods that may be sent again after a kept-alive connection died before the response (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+  const config = ctx.config;
   const rec: Record_ = {
     time: Date.now(),
     client: clientAddress(req),
@@ -74,9 +79,10 @@ export function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: Serv
     code: '-',
     bytes: 0,
     controller: null,
+    config,
   };
+  // One listener per request does both the abort and the bookkeeping (issue 6: per-request closures cost).
   res.once('close', () => onClose(ctx, req, res, rec));
-  const config = ctx.config;
   proxyRequest(ctx, config, req, res, rec).catch((err: unknown) => sendError(ctx, req, res, rec, err));
 }
 
@@ -86,6 +92,7 @@ function onClose(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, r
     rec.controller?.abort();
     if (rec.code === '-') rec.code = 'ABORTED';
   }
+  ctx.onDone?.(rec.config);
   if (!ctx.accessLog.enabled) return;
   ctx.accessLog.write({
     time: rec.time,
@@ -306,9 +313,9 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps 
       reverseMap(config, head.headers);
       return head;
     },
-    clientHead: async (t, head) => {
+    clientHead: (t, head) => {
       appendVia(head.headers, `${t.client.httpVersion} ${ctx.settings.viaName}`);
-      await runResponseHooks(rule, t as Txn, head, 'sendResponse');
+      return rule.hooks.sendResponse.length > 0 ? runResponseHooks(rule, t as Txn, head, 'sendResponse') : undefined;
     },
     bodyFailed: (t, err) => {
       ctx.logger.warn('origin response body failed; client connection aborted', {

@@ -25,11 +25,19 @@ export function effectivePort(u: RemapUrl): number {
   return u.port ?? DEFAULT_PORT[u.scheme ?? 'http'];
 }
 
+/** Authorities of rules' to-URLs, worked out once: every request through a rule needs it for Host (issue 6). */
+const authorities = new WeakMap<RemapUrl, string>();
+
 /** `host[:port]` as it belongs in a Host header (port only when not the scheme's default). */
 export function authorityOf(u: RemapUrl): string {
-  const host = isIPv6(u.host) ? `[${u.host}]` : u.host;
-  const scheme = u.scheme ?? 'http';
-  return u.port !== null && u.port !== DEFAULT_PORT[scheme] ? `${host}:${u.port}` : host;
+  let authority = authorities.get(u);
+  if (authority === undefined) {
+    const host = isIPv6(u.host) ? `[${u.host}]` : u.host;
+    const scheme = u.scheme ?? 'http';
+    authority = u.port !== null && u.port !== DEFAULT_PORT[scheme] ? `${host}:${u.port}` : host;
+    authorities.set(u, authority);
+  }
+  return authority;
 }
 
 const HOST_CHARS = /^[a-z0-9._~!$&'()*+,;=%-]+$/;
