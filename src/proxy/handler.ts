@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
-import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { RemapdError } from '../errors.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -468,22 +468,38 @@ async function respondFromOrigin(
     throw err;
   }
   rec.cache = txn.cacheResult;
+  relay(body, res, rec, (err) => {
+    // An origin that dies mid-body must not look like a complete response: the client connection is cut, and
+    // the log says why. (A client that left first was marked ABORTED by onClose, which also aborted the origin.)
+    if (rec.code !== '-') return;
+    rec.code = 'ERR_ORIGIN_BODY';
+    ctx.logger.warn('origin response body failed; client connection aborted', {
+      rule: rule.id,
+      origin: `${txn.originRequest.host}:${txn.originRequest.port}`,
+      reason: (err as NodeJS.ErrnoException).code ?? err.message,
+    });
+  });
+}
+
+/**
+ * Streams an origin body to the client with back-pressure, cutting the client connection if the body fails.
+ * Not stream.pipeline: it makes an AbortController per call and aborts it when done, which costs a DOMException
+ * per response — about 10% of a signed miss's CPU in the issue 6 profile.
+ */
+function relay(body: Readable, res: ServerResponse, rec: Record_, onFail: (err: Error) => void): void {
+  let failed = false;
   body.on('data', (chunk: Buffer) => {
     rec.bytes += chunk.length;
+    if (!res.write(chunk)) body.pause();
   });
-  pipeline(body, res, (err) => {
-    if (!err) return;
-    if (res.writableFinished) return;
-    // An origin that dies mid-body must not look like a complete response: the client connection is cut
-    // (pipeline destroyed `res`), and the log says why.
-    if (rec.code === '-') rec.code = rec.controller?.signal.aborted ? 'ABORTED' : 'ERR_ORIGIN_BODY';
-    if (rec.code === 'ERR_ORIGIN_BODY') {
-      ctx.logger.warn('origin response body failed; client connection aborted', {
-        rule: rule.id,
-        origin: `${txn.originRequest.host}:${txn.originRequest.port}`,
-        reason: (err as NodeJS.ErrnoException).code ?? err.message,
-      });
-    }
+  res.on('drain', () => body.resume());
+  body.once('end', () => {
+    if (!failed) res.end();
+  });
+  body.once('error', (err: Error) => {
+    failed = true;
+    res.destroy();
+    onFail(err);
   });
 }
 

@@ -121,8 +121,11 @@ export class RegionResolver {
 
   resolve(host: string): string {
     if (this.#forced !== null) return this.#forced;
+    // The raw host is looked up first: it is nearly always already the normalised one (a hot path per request).
+    let region = this.#cache.get(host);
+    if (region !== undefined) return region;
     const h = host.toLowerCase().replace(/\.$/, '');
-    let region = this.#cache.get(h);
+    region = this.#cache.get(h);
     if (region === undefined) {
       region = this.#lookup(h);
       if (this.#cache.size >= MAX_CACHED_HOSTS) this.#cache.clear();

@@ -143,14 +143,7 @@ export function formatAmzDate(now: Date): string {
 }
 
 export function signV4(input: V4Input): V4Signature {
-  const canonicalRequest = [
-    input.method,
-    input.canonicalUri,
-    input.canonicalQuery,
-    input.canonicalHeaders,
-    input.signedHeaders,
-    input.payloadHash,
-  ].join('\n');
+  const canonicalRequest = `${input.method}\n${input.canonicalUri}\n${input.canonicalQuery}\n${input.canonicalHeaders}\n${input.signedHeaders}\n${input.payloadHash}`;
   const scope = scopeString(input.scope);
   const stringToSign = `${ALGORITHM_V4}\n${input.amzDate}\n${scope}\n${sha256OfWire(canonicalRequest)}`;
   const signature = hmacHex(input.signingKey, stringToSign);
