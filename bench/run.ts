@@ -1,21 +1,24 @@
 /**
  * `npm run bench`: remapd against its peers, side by side, on loopback, in one run (issue 6).
  *
- * Starts a Node origin with fixed objects, remapd (a separate process, production build) with an s3_auth-signing
- * caching rule and a signing non-caching rule, the raw node:http ceiling, and nginx (proxy_cache +
- * proxy_cache_lock) when installed; drives each with the same load (wrk, else autocannon); prints a table and
- * writes bench/results/<time>.json. A run with errors or non-2xx responses is marked invalid, not reported as a
- * speed. Apache Traffic Server is detected but not configured yet (see bench/README.md).
+ * Starts a Node origin with fixed objects (and a generated 1 GiB one), remapd (a separate process, production
+ * build) with an s3_auth-signing caching rule and a signing non-caching rule, the raw node:http ceiling, and when
+ * installed nginx (proxy_cache + proxy_cache_lock, bench/run.ts) and Apache Traffic Server (s3_auth.so V4 + RAM
+ * cache, bench/ats.ts), each configured equivalently; drives each with the same load (wrk, else autocannon),
+ * scenario by scenario; prints a table, the issue's targets as MET/MISS, and writes bench/results/<time>.json and
+ * a bar chart .svg beside it. A run with errors or non-2xx responses is marked invalid, not reported as a speed.
  *
  * Options: --duration S (default 5), --runs N (default 3; medians reported), --connections N (50), --threads N (2).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus as cpus_, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { atsPath, startAts } from './ats.js';
+import { barChartSvg } from './chart.js';
 import { load, type LoadResult, wrkPath } from './load.js';
 import { RegionResolver } from '../src/plugins/s3-auth/region.js';
 import { SIGN_ALL } from '../src/plugins/s3-auth/select-headers.js';
@@ -41,6 +44,10 @@ const OBJECTS: Record<string, Buffer> = {
   '/obj/10m': Buffer.alloc(10 * 1024 * 1024, 'c'),
 };
 const LAST_MODIFIED = new Date(Date.now() - 86_400_000).toUTCString();
+/** The streaming object: generated chunk by chunk, never held whole by the origin. */
+const HUGE_PATH = '/obj/1g';
+const HUGE_BYTES = 1024 * 1024 * 1024;
+const HUGE_CHUNK = Buffer.alloc(256 * 1024, 'd');
 
 /** The origin: fixed objects, cacheable for an hour, counting requests per path. */
 async function startOrigin(): Promise<{ server: Server; port: number; counts: Map<string, number> }> {
@@ -48,6 +55,20 @@ async function startOrigin(): Promise<{ server: Server; port: number; counts: Ma
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     counts.set(req.url ?? '/', (counts.get(req.url ?? '/') ?? 0) + 1);
+    if (path === HUGE_PATH) {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(HUGE_BYTES), 'Cache-Control': 'max-age=3600', 'Last-Modified': LAST_MODIFIED });
+      let left = HUGE_BYTES;
+      const more = (): void => {
+        while (left > 0) {
+          const n = Math.min(left, HUGE_CHUNK.length);
+          left -= n;
+          if (!res.write(n === HUGE_CHUNK.length ? HUGE_CHUNK : HUGE_CHUNK.subarray(0, n))) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+      return;
+    }
     const body = OBJECTS[path];
     if (!body) {
       res.writeHead(404, { 'Content-Length': '0' }).end();
@@ -273,6 +294,54 @@ async function storm(t: Target, counts: Map<string, number>, n = 500): Promise<R
   };
 }
 
+/** Resident memory now (VmRSS), MiB; and resets the process's peak (VmHWM) to it (Linux: clear_refs 5). */
+function resetPeakRss(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * One 1 GiB object streamed through by one client (too big for any cache here: it passes through). The row's
+ * peak RSS is the GROWTH of the target's peak resident memory during the transfer, which must stay under 64 MiB.
+ */
+async function stream(t: Target, counts: Map<string, number>): Promise<Row> {
+  const path = `${HUGE_PATH}?stream=${t.name}-${Date.now()}`;
+  const before = resetPeakRss(t.process?.pid);
+  const started = performance.now();
+  const size = await new Promise<number>((resolve) => {
+    const req = httpRequest({ host: LOOPBACK, port: t.port, path, headers: { Host: t.hitHost }, agent: false, timeout: 120_000 }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => (n += c.length));
+      res.on('end', () => resolve(res.statusCode === 200 ? n : -1));
+      res.on('error', () => resolve(-1));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(-1));
+    req.end();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const ok = size === HUGE_BYTES;
+  return {
+    scenario: 'stream 1 GiB (RSS growth)',
+    target: t.name,
+    valid: ok,
+    reqPerSec: 1 / seconds,
+    p50Ms: NaN,
+    p99Ms: seconds * 1000,
+    mibPerSec: 1024 / seconds,
+    errors: ok ? 0 : 1,
+    originRequests: counts.get(path) ?? 0,
+    peakRssMiB: peakRssMiB(t.process?.pid) - before,
+    tool: 'node',
+  };
+}
+
 /** The V4 signer alone, on this core: signatures per second (derived key cached). */
 function signerRate(): number {
   const signer = {
@@ -286,16 +355,86 @@ function signerRate(): number {
   };
   const now = new Date();
   const rates: number[] = [];
-  for (let round = 0; round < 3; round++) {
+  // Round 0 warms the JIT up and is not counted; the median of the next five is reported.
+  for (let round = 0; round < 6; round++) {
     const n = 100_000;
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       const headers = new HeaderList(['Host', 'bucket.s3.us-east-1.amazonaws.com', 'User-Agent', 'wrk', 'Via', '1.1 remapd', 'X-Forwarded-For', LOOPBACK]);
       signV4Request({ method: 'GET', host: 'bucket.s3.us-east-1.amazonaws.com', path: '/photos/img_0001.jpg', search: '', headers }, signer, now, 'UNSIGNED-PAYLOAD');
     }
-    rates.push(n / ((performance.now() - t0) / 1000));
+    if (round > 0) rates.push(n / ((performance.now() - t0) / 1000));
   }
   return median(rates);
+}
+
+interface Verdict {
+  target: string;
+  measured: string;
+  /** null when a peer or the measurement is missing. */
+  met: boolean | null;
+}
+
+/** The issue's targets, checked against this run's medians (ratios against ATS, measured in the same run). */
+function checkTargets(rows: Row[], signer: number): Verdict[] {
+  const find = (scenario: string, target: string) => rows.find((r) => r.scenario === scenario && r.target === target && r.valid);
+  const ratio = (scenario: string, min: number): Verdict => {
+    const mine = find(scenario, 'remapd');
+    const ats = find(scenario, 'ats');
+    if (!mine || !ats) return { target: `${scenario} ≥ ${min}× ATS req/s`, measured: 'not measured', met: null };
+    const r = mine.reqPerSec / ats.reqPerSec;
+    return { target: `${scenario} ≥ ${min}× ATS req/s`, measured: `${fmt(r, 2)}× (${fmt(mine.reqPerSec)} vs ${fmt(ats.reqPerSec)})`, met: r >= min };
+  };
+  const p99 = (scenario: string): Verdict => {
+    const mine = find(scenario, 'remapd');
+    const ats = find(scenario, 'ats');
+    if (!mine || !ats) return { target: `${scenario} p99 ≤ 1.5× ATS`, measured: 'not measured', met: null };
+    const r = mine.p99Ms / ats.p99Ms;
+    return { target: `${scenario} p99 ≤ 1.5× ATS`, measured: `${fmt(r, 2)}× (${fmt(mine.p99Ms, 2)} vs ${fmt(ats.p99Ms, 2)} ms)`, met: r <= 1.5 };
+  };
+  const storm = find('cold-key storm 10 MiB ×500', 'remapd');
+  const stream = find('stream 1 GiB (RSS growth)', 'remapd');
+  return [
+    ratio('hit 1 MiB', 1.0),
+    ratio('hit 1 KiB', 0.65),
+    ratio('signed miss 1 KiB', 1.0),
+    p99('hit 1 KiB'),
+    p99('hit 1 MiB'),
+    {
+      target: 'cold-key storm: exactly 1 origin request',
+      measured: storm ? `${storm.originRequests} origin request(s)` : 'invalid',
+      met: storm ? storm.originRequests === 1 : false,
+    },
+    {
+      target: '1 GiB stream: RSS growth < 64 MiB',
+      measured: stream ? `${fmt(stream.peakRssMiB, 1)} MiB` : 'invalid',
+      met: stream ? stream.peakRssMiB < 64 : false,
+    },
+    { target: 'V4 signer ≥ 200,000 signatures/s on one core', measured: `${fmt(signer)}/s`, met: signer >= 200_000 },
+  ];
+}
+
+/** The machine and the versions of everything measured, for the record. */
+function machine(): Record<string, unknown> {
+  const version = (cmd: string, args: string[]): string => {
+    try {
+      const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5_000 });
+      return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '-';
+    } catch {
+      return '-';
+    }
+  };
+  const cpus = cpus_();
+  return {
+    cpu: cpus[0]?.model ?? '-',
+    cores: cpus.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    nginx: nginxPath() ? version(nginxPath()!, ['-v']) : 'not installed',
+    trafficserver: atsPath() ? version(atsPath()!, ['--version']) : 'not installed',
+    wrk: wrkPath() ? version(wrkPath()!, ['-v']) : 'not installed (autocannon used)',
+  };
 }
 
 function fmt(n: number, digits = 0): string {
@@ -311,8 +450,14 @@ async function main(): Promise<void> {
   const nginx = nginxPath();
   if (nginx) targets.push(await startNginx(nginx, dir, origin.port));
   else process.stderr.write('nginx not installed (apt-get install nginx): not measured\n');
-  if (!existsSync('/usr/bin/traffic_server')) process.stderr.write('trafficserver not installed (apt-get install trafficserver): not measured\n');
-  else process.stderr.write('trafficserver installed, but its configuration is not written by this bench yet: not measured\n');
+  const ats = atsPath();
+  if (ats) {
+    const atsPort = await freePort();
+    const a = await startAts(ats, dir, origin.port, atsPort);
+    targets.push({ name: 'ats', port: atsPort, hitHost: 'hit.bench', missHost: 'miss.bench', process: a.child, stop: () => a.stop() });
+  } else {
+    process.stderr.write('trafficserver not installed (apt-get install trafficserver): not measured\n');
+  }
   process.stderr.write(`load: ${wrkPath() ? 'wrk' : 'autocannon'}, ${THREADS} threads, ${CONNECTIONS} connections, ${DURATION} s × ${RUNS} runs (medians)\n`);
 
   const rows: Row[] = [];
@@ -320,13 +465,16 @@ async function main(): Promise<void> {
     const rawTarget: Target = { name: 'node:http (ceiling)', port: raw.port, hitHost: 'x', missHost: 'x', process: null, stop: async () => {} };
     rows.push(await measure('hit 1 KiB', rawTarget, '/obj/1k', 'x', origin.counts));
     rows.push(await measure('hit 1 MiB', rawTarget, '/obj/1m', 'x', origin.counts));
-    for (const t of targets) {
-      rows.push(await measure('hit 1 KiB', t, '/obj/1k', t.hitHost, origin.counts));
-      rows.push(await measure('hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts));
-      rows.push(await measure('signed miss 1 KiB', t, '/obj/1k', t.missHost, origin.counts));
-      rows.push(await measure('ranged hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts, { Range: 'bytes=1000-1999' }));
-      rows.push(await storm(t, origin.counts));
-    }
+    // Scenario by scenario, every target in turn: a noisy minute on a shared machine then hurts all of them alike.
+    const scenarios: ((t: Target) => Promise<Row>)[] = [
+      (t) => measure('hit 1 KiB', t, '/obj/1k', t.hitHost, origin.counts),
+      (t) => measure('hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts),
+      (t) => measure('signed miss 1 KiB', t, '/obj/1k', t.missHost, origin.counts),
+      (t) => measure('ranged hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts, { Range: 'bytes=1000-1999' }),
+      (t) => storm(t, origin.counts),
+      (t) => stream(t, origin.counts),
+    ];
+    for (const scenario of scenarios) for (const t of targets) rows.push(await scenario(t));
   } finally {
     for (const t of targets) await t.stop();
     origin.server.closeAllConnections();
@@ -337,11 +485,13 @@ async function main(): Promise<void> {
   }
   const signer = signerRate();
 
-  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'MiB/s', 'errors', 'origin req', 'peak RSS MiB', 'vs remapd'];
+  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'MiB/s', 'errors', 'origin req', 'peak RSS MiB', 'remapd ÷ this', 'p99 remapd ÷ this'];
   const table = [header];
   for (const r of rows) {
     const mine = rows.find((x) => x.scenario === r.scenario && x.target === 'remapd');
-    const ratio = mine && r.target !== 'remapd' && r.valid && mine.valid ? `${fmt(mine.reqPerSec / r.reqPerSec, 2)}×` : '';
+    const comparable = mine && r.target !== 'remapd' && r.valid && mine.valid;
+    const ratio = comparable ? `${fmt(mine.reqPerSec / r.reqPerSec, 2)}×` : '';
+    const p99Ratio = comparable && !Number.isNaN(r.p50Ms) ? `${fmt(mine.p99Ms / r.p99Ms, 2)}×` : '';
     table.push([
       r.scenario,
       r.target + (r.valid ? '' : ' (INVALID)'),
@@ -353,20 +503,30 @@ async function main(): Promise<void> {
       String(r.originRequests),
       fmt(r.peakRssMiB, 0),
       ratio,
+      p99Ratio,
     ]);
   }
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
   process.stdout.write(`\nV4 signer: ${fmt(signer)} signatures/s on one core\n`);
+  const verdicts = checkTargets(rows, signer);
+  process.stdout.write(`\nIssue 6 targets:\n${verdicts.map((v) => `  ${v.met === null ? 'n/a ' : v.met ? 'MET ' : 'MISS'}  ${v.target}: ${v.measured}`).join('\n')}\n`);
 
   const results = join(ROOT, 'bench/results');
   mkdirSync(results, { recursive: true });
-  const file = join(results, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const stamp = new Date().toISOString();
+  const file = join(results, `${stamp.replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, load: { tool: rows[0]?.tool, threads: THREADS, connections: CONNECTIONS, durationS: DURATION, runs: RUNS }, rows, signerPerSec: signer }, null, 2),
+    JSON.stringify(
+      { date: stamp, machine: machine(), load: { tool: rows[0]?.tool, threads: THREADS, connections: CONNECTIONS, durationS: DURATION, runs: RUNS }, rows, signerPerSec: signer, targets: verdicts },
+      null,
+      2,
+    ),
   );
-  process.stdout.write(`results: ${file}\n`);
+  const chart = file.replace(/\.json$/, '.svg');
+  writeFileSync(chart, barChartSvg(rows, `remapd vs peers, req/s (${stamp.slice(0, 10)}, ${rows[0]?.tool ?? '-'} ${THREADS}×${CONNECTIONS})`));
+  process.stdout.write(`results: ${file}\nchart:   ${chart}\n`);
 }
 
 main().catch((err: unknown) => {
