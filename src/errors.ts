@@ -30,6 +30,8 @@ export const ERROR_STATUS = {
   ERR_PLUGIN: 500,
   /** s3_auth holds no signing key for the scope a request needs (scoped keys expired or not installed). */
   ERR_SIGNING_KEY: 500,
+  /** s3_auth holds no valid credentials: they expired and renewing them (--credentials=aws) is failing. */
+  ERR_CREDENTIALS: 503,
   /** A bug: something that should not happen. The message is logged, not sent. */
   ERR_INTERNAL: 500,
 } as const;

@@ -103,6 +103,19 @@ export interface RemapPlugin {
   readonly cachePolicy?: CachePolicy;
   /** Called when the configuration that holds this instance is retired (reload, shutdown). */
   close?(): void | Promise<void>;
+  /**
+   * Whether this instance can do its work now (for /readyz and metrics); cheap and synchronous, never logs. A
+   * plugin without it counts as ready.
+   */
+  health?(): PluginHealth;
+}
+
+/** What `RemapPlugin.health()` reports. `reason` says why when not ready (no secrets). */
+export interface PluginHealth {
+  ready: boolean;
+  reason?: string;
+  /** Epoch ms at which the credentials this instance signs with stop working; null when they do not expire. */
+  credentialsExpireAt?: number | null;
 }
 
 export interface PluginContext {

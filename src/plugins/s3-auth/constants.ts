@@ -107,3 +107,31 @@ export const V2_SUBRESOURCES: ReadonlySet<string> = new Set([
   'versions',
   'website',
 ]);
+
+// Credential lifecycle (credentials-*.ts).
+
+/**
+ * When a --config file with ATS's `expiration=EPOCH` is re-read, as ATS s3_auth does (cal_reload_delay in
+ * plugins/s3_auth/s3_auth.cc): one hour before expiry; inside the last hour, 15 minutes before; inside the last
+ * 15 minutes, at expiry; once expired, every minute (EXPIRED_RECHECK_MS).
+ */
+export const REREAD_BEFORE_EXPIRY_MS: readonly number[] = [60 * 60_000, 15 * 60_000, 0];
+export const EXPIRED_RECHECK_MS = 60_000;
+/**
+ * Once expired, the error is logged again this often. ATS logs once, after the 10th failed minute, and then never
+ * again (ATS issue #10773 asks for it to keep saying so).
+ */
+export const EXPIRED_LOG_INTERVAL_MS = 10 * 60_000;
+/**
+ * A re-read or refresh that fails is retried after 1 s, doubling up to 60 s, for as long as it fails; the last
+ * good credentials stay in use. (ATS's config_reloader logs a failed timed re-read and schedules nothing more, so a
+ * file renewed a minute later is never picked up without a reload.)
+ */
+export const RETRY_MIN_MS = 1_000;
+export const RETRY_MAX_MS = 60_000;
+/**
+ * --credentials=aws renews this long before the credentials expire: the AWS SDK's own window
+ * (credentialsTreatedAsExpired in @aws-sdk/credential-provider-node), so the chain's sources are asked when the SDK
+ * itself would ask them.
+ */
+export const AWS_REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;

@@ -32,9 +32,12 @@ const OPTIONS = {
   v2_endpoint: 'value',
   // ATS: epoch seconds after which the credentials in a config file stop working (re-read before; issue 7).
   expiration: 'value',
+  // remapd: where the credentials come from instead of the options: `env` or `aws` (credentials-*.ts).
+  credentials: 'value',
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
+export type CredentialsFrom = 'options' | 'env' | 'aws';
 type RawOptions = Partial<Record<OptionName, string | true>>;
 
 export interface S3AuthOptions {
@@ -61,8 +64,15 @@ export interface S3AuthOptions {
   payloadMax: number;
   /** Read `+` in paths and queries as a literal plus rather than S3's space. */
   literalPlus: boolean;
-  /** Epoch seconds, or null. */
+  /** Absolute path of the --config file, or null. */
+  configFile: string | null;
+  /** Epoch seconds, or null (also for ATS's `expiration=0`, "no expiry"). */
   expiration: number | null;
+  /**
+   * Where the credentials come from: `options` (--access_key and --secret_key or a scoped key, from @pparams and
+   * the --config file), `env` (the AWS_* variables) or `aws` (the AWS SDK's default provider chain).
+   */
+  credentials: CredentialsFrom;
   /** V2: the service host of an S3-compatible store; `BUCKET.endpoint` is virtual-hosted bucket BUCKET. */
   v2Endpoint: string | null;
 }
@@ -195,10 +205,36 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
   const signingKey = str('signing_key');
   const keyScope = str('key_scope');
   const signingKeyFileText = str('signing_key_file');
-  if (!accessKey) problems.push('no --access_key given');
-  const keySources = [secretKey && '--secret_key', signingKey && '--signing_key', signingKeyFileText && '--signing_key_file'].filter(Boolean);
-  if (keySources.length === 0) problems.push('no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file)');
-  if (keySources.length > 1) problems.push(`give only one of ${keySources.join(', ')}: they are alternative ways to sign`);
+  const sessionToken = str('session_token');
+  const expirationText = str('expiration');
+  // null: an unknown --credentials, reported alone (what else is missing depends on what was meant).
+  let credentials: CredentialsFrom | null = 'options';
+  const credentialsText = str('credentials');
+  if (credentialsText !== null) {
+    if (credentialsText === 'env' || credentialsText === 'aws') credentials = credentialsText;
+    else {
+      problems.push(`${at('credentials')}--credentials must be "env" or "aws" (got "${credentialsText}")`);
+      credentials = null;
+    }
+  }
+  if (credentials === 'env' || credentials === 'aws') {
+    const given = [
+      accessKey && '--access_key',
+      secretKey && '--secret_key',
+      sessionToken && '--session_token',
+      signingKey && '--signing_key',
+      keyScope && '--key_scope',
+      signingKeyFileText && '--signing_key_file',
+      expirationText && 'expiration',
+    ].filter(Boolean);
+    const from = credentials === 'env' ? 'the AWS_* environment variables' : "the AWS SDK's default provider chain";
+    if (given.length > 0) problems.push(`--credentials=${credentials} takes the credentials from ${from}; do not also give ${given.join(', ')}`);
+  } else if (credentials === 'options') {
+    if (!accessKey) problems.push('no --access_key given');
+    const keySources = [secretKey && '--secret_key', signingKey && '--signing_key', signingKeyFileText && '--signing_key_file'].filter(Boolean);
+    if (keySources.length === 0) problems.push('no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file), or --credentials=env|aws');
+    if (keySources.length > 1) problems.push(`give only one of ${keySources.join(', ')}: they are alternative ways to sign`);
+  }
   if (signingKey !== null && keyScope === null) problems.push('--signing_key needs --key_scope YYYYMMDD/region/service/aws4_request');
   if (keyScope !== null && signingKey === null) problems.push('--key_scope is only used with --signing_key');
   if (version === 2 && (signingKey !== null || signingKeyFileText !== null)) {
@@ -228,10 +264,10 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
   }
 
   let expiration: number | null = null;
-  const expirationText = str('expiration');
   if (expirationText !== null) {
     if (!/^\d+$/.test(expirationText)) problems.push(`${at('expiration')}expiration "${expirationText}" is not epoch seconds`);
-    else expiration = Number(expirationText);
+    // ATS reads 0 as "no expiry" (s3_auth.cc: `expiration() == 0` disables the automatic re-read).
+    else if (Number(expirationText) > 0) expiration = Number(expirationText);
   }
 
   const v2Endpoint = str('v2_endpoint');
@@ -244,7 +280,6 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
   }
 
   const regionMapText = str('v4_region_map');
-  const sessionToken = str('session_token');
   const options: S3AuthOptions = {
     version,
     versionExplicit: versionText !== null,
@@ -263,7 +298,9 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
     payload,
     payloadMax,
     literalPlus: flag(raw.literal_plus, 'literal_plus', problems),
+    configFile: typeof raw.config === 'string' ? resolvePath(raw.config, context.configDir) : null,
     expiration,
+    credentials: credentials ?? 'options',
     v2Endpoint,
   };
   return problems.length > 0 ? { problems } : { options };

@@ -8,67 +8,29 @@
  * Signing happens on the sendRequest hook, on the final origin request, so every retry and revalidation is
  * signed afresh. Client-sent Authorization and x-amz-date / -content-sha256 / -security-token are removed first:
  * a client can neither override our signature nor have its own forwarded.
+ *
+ * The credentials come from a CredentialSource chosen at load (credential-source.ts): the options (static, or
+ * re-read from the --config file ahead of ATS's `expiration=`), the environment (--credentials=env) or the AWS
+ * SDK's provider chain (--credentials=aws). Each request signs with whatever set the source holds at that moment.
  */
-import { readFileSync } from 'node:fs';
 import { PluginArgumentError } from '../../errors.js';
-import type { PluginContext, PluginFactory, RemapPlugin } from '../api.js';
+import type { OriginRequest, PluginContext, PluginFactory, PluginHealth, RemapPlugin } from '../api.js';
 import { normalizeQuery } from './canonical-query.js';
+import { systemClock } from './clock.js';
 import { CLIENT_AUTH_HEADERS, S3_SERVICE, UNSIGNED_PAYLOAD } from './constants.js';
+import { type CredentialDependencies, credentialSource, optionCredentials } from './credential-source.js';
+import type { CredentialSource, Credentials } from './credentials.js';
 import { normalizeGenericPath, normalizeS3Path } from './uri-encode.js';
 import { type S3AuthOptions, readOptions } from './options.js';
 import { hashPayload } from './payload.js';
+import { readListFile } from './read-list-file.js';
 import { parseRegionMap, type RegionMap, RegionResolver } from './region.js';
 import { parseHeaderNames } from './select-headers.js';
 import { httpDate, signV2Request, type V2Signer } from './sign-v2-request.js';
 import { signV4Request, type V4Signer } from './sign-v4-request.js';
-import { parseKey, parseKeyFile, parseScope, type ScopedKey, ScopedKeySource, SecretKeySource, type SigningKeySource } from './signing-keys.js';
+import type { ScopedKey } from './signing-keys.js';
 
 const CLIENT_AUTH = new Set(CLIENT_AUTH_HEADERS);
-
-/** Reads a file the options name; problems carry the file and line. */
-function readListFile<T>(
-  path: string,
-  what: string,
-  parse: (text: string) => { value: T; problems: { line: number; message: string }[] },
-  problems: string[],
-  context: PluginContext,
-): T | null {
-  context.dependsOn(path);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    problems.push(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    return null;
-  }
-  const { value, problems: found } = parse(text);
-  for (const p of found) problems.push(`${path}:${p.line}: ${p.message}`);
-  return value;
-}
-
-function keySource(o: S3AuthOptions, problems: string[], context: PluginContext, nowMs: () => number): { keys: SigningKeySource; scoped: readonly ScopedKey[] } | null {
-  if (o.secretKey !== null) return { keys: new SecretKeySource(o.secretKey), scoped: [] };
-  if (o.signingKey !== null && o.keyScope !== null) {
-    const key = parseKey(o.signingKey);
-    const scope = parseScope(o.keyScope);
-    if (typeof key === 'string') problems.push(`--signing_key: ${key}`);
-    if (typeof scope === 'string') problems.push(`--key_scope: ${scope}`);
-    if (typeof key === 'string' || typeof scope === 'string') return null;
-    const scoped = [{ scope, key }];
-    return { keys: new ScopedKeySource(scoped), scoped };
-  }
-  if (o.signingKeyFile !== null) {
-    const file = o.signingKeyFile;
-    const scoped = readListFile(file, 'signing key file', (t) => {
-      const r = parseKeyFile(t);
-      return { value: r.keys, problems: r.problems };
-    }, problems, context);
-    if (scoped === null) return null;
-    if (scoped.length === 0) problems.push(`${file}: holds no signing keys`);
-    return { keys: new ScopedKeySource(scoped, file, nowMs), scoped };
-  }
-  return null;
-}
 
 /** The one value all scoped keys agree on, or null. */
 function common(scoped: readonly ScopedKey[], field: 'region' | 'service'): string | null {
@@ -76,10 +38,10 @@ function common(scoped: readonly ScopedKey[], field: 'region' | 'service'): stri
   return values.size === 1 ? [...values][0]! : null;
 }
 
-/** Builds the V4 signer from checked options (the plugin and `remapd sign` share it). */
-export function buildV4Signer(o: S3AuthOptions, context: PluginContext, now: () => Date = () => new Date()): V4Signer {
-  const problems: string[] = [];
-  const source = keySource(o, problems, context, () => now().getTime());
+/** Everything a V4 signer needs but the credentials. */
+type V4Settings = Omit<V4Signer, 'accessKey' | 'keys' | 'sessionToken'>;
+
+function v4Settings(o: S3AuthOptions, scoped: readonly ScopedKey[], problems: string[], context: PluginContext): V4Settings {
   let map: RegionMap | null = null;
   if (o.regionMapFile !== null) {
     map = readListFile(o.regionMapFile, 'region map', (t) => {
@@ -88,21 +50,17 @@ export function buildV4Signer(o: S3AuthOptions, context: PluginContext, now: () 
     }, problems, context);
   }
   let region = o.region;
-  if (source && source.scoped.length > 0) {
+  if (scoped.length > 0) {
     // A scoped key is only good for its scope's region and service: with one region among the keys and nothing
     // else naming one, that region is the answer (an S3-compatible origin's host says nothing about it).
-    const keyRegion = common(source.scoped, 'region');
+    const keyRegion = common(scoped, 'region');
     if (region === null && map === null && keyRegion !== null) region = keyRegion;
-    const keyService = common(source.scoped, 'service');
+    const keyService = common(scoped, 'service');
     if (keyService !== null && keyService !== o.service) {
       problems.push(`the signing key is scoped to service "${keyService}" but --service is "${o.service}"`);
     }
   }
-  if (problems.length > 0 || !source) throw new PluginArgumentError(problems.join('; '));
   return {
-    accessKey: o.accessKey,
-    keys: source.keys,
-    sessionToken: o.sessionToken,
     regions: new RegionResolver({ region, map }),
     service: o.service,
     selection: {
@@ -113,17 +71,31 @@ export function buildV4Signer(o: S3AuthOptions, context: PluginContext, now: () 
   };
 }
 
-/** Builds the V2 signer from checked options (the plugin and `remapd sign --version 2` share it). */
+function withV4Credentials(settings: V4Settings, c: Credentials): V4Signer {
+  return { ...settings, accessKey: c.accessKey, keys: c.keys, sessionToken: c.sessionToken };
+}
+
+/** Builds the V4 signer from checked options with credentials in them (`remapd sign` and tests). */
+export function buildV4Signer(o: S3AuthOptions, context: PluginContext, now: () => Date = () => new Date()): V4Signer {
+  if (o.credentials !== 'options') throw new PluginArgumentError(`--credentials=${o.credentials}: give the credentials as options here`);
+  const problems: string[] = [];
+  const fromOptions = optionCredentials(o, problems, context, () => now().getTime());
+  const settings = v4Settings(o, fromOptions?.scoped ?? [], problems, context);
+  if (problems.length > 0 || !fromOptions) throw new PluginArgumentError(problems.join('; '));
+  return withV4Credentials(settings, fromOptions.credentials);
+}
+
+/** Everything a V2 signer needs but the credentials. */
+type V2Settings = Omit<V2Signer, 'accessKey' | 'secretKey' | 'sessionToken'>;
+
+function v2Settings(o: S3AuthOptions): V2Settings {
+  return { virtualHost: o.virtualHost, endpoint: o.v2Endpoint, plusIsSpace: !o.literalPlus };
+}
+
+/** Builds the V2 signer from checked options (`remapd sign --version 2` and tests). */
 export function buildV2Signer(o: S3AuthOptions): V2Signer {
   if (o.secretKey === null) throw new PluginArgumentError('Signature V2 needs --secret_key');
-  return {
-    accessKey: o.accessKey,
-    secretKey: o.secretKey,
-    sessionToken: o.sessionToken,
-    virtualHost: o.virtualHost,
-    endpoint: o.v2Endpoint,
-    plusIsSpace: !o.literalPlus,
-  };
+  return { ...v2Settings(o), accessKey: o.accessKey, secretKey: o.secretKey, sessionToken: o.sessionToken };
 }
 
 /** S3 reads paths and queries this way whatever the signature version (see s3-auth's README section). */
@@ -131,59 +103,119 @@ function s3KeyNormalizer(plusIsSpace: boolean): NonNullable<RemapPlugin['normali
   return (path, search) => ({ path: normalizeS3Path(path, plusIsSpace), search: normalizeQuery(search, plusIsSpace).search });
 }
 
-function v2Plugin(signer: V2Signer, now: () => Date): RemapPlugin {
+/** `make(c)` for the credentials `c`, rebuilt only when the source hands out a new set. */
+function perCredentials<T>(make: (c: Credentials) => T): (c: Credentials) => T {
+  let last: Credentials | null = null;
+  let value: T;
+  return (c) => {
+    if (c !== last) {
+      value = make(c);
+      last = c;
+    }
+    return value;
+  };
+}
+
+function v2Plugin(settings: V2Settings, source: CredentialSource, now: () => Date): RemapPlugin {
+  // Every source V2 can be given holds a secret: options without one are refused (scoped keys are V4 only).
+  const signerFor = perCredentials((c): V2Signer => ({ ...settings, accessKey: c.accessKey, secretKey: c.secretKey!, sessionToken: c.sessionToken }));
+  const sign = (req: OriginRequest, c: Credentials) => {
+    // V2 signs Date; a fresh one per attempt, so a retried request is not signed with a stale time.
+    const t = now();
+    req.headers.set('Date', httpDate(t));
+    signV2Request(req, signerFor(c), t);
+  };
   return {
-    normalizeForKey: s3KeyNormalizer(signer.plusIsSpace),
+    normalizeForKey: s3KeyNormalizer(settings.plusIsSpace),
     sendRequest(_txn, req) {
       req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
-      // V2 signs Date; a fresh one per attempt, so a retried request is not signed with a stale time.
-      const t = now();
-      req.headers.set('Date', httpDate(t));
-      signV2Request(req, signer, t);
+      const c = source.get();
+      if (c instanceof Promise) return c.then((fetched) => sign(req, fetched));
+      sign(req, c);
+      return undefined;
     },
   };
 }
 
-export interface S3AuthDependencies {
-  /** The clock signatures are dated by (tests pin it). */
+export interface S3AuthPlugin extends RemapPlugin {
+  /**
+   * Settles once the first credentials are held: at once, except with --credentials=aws (the first fetch from the
+   * chain). Rejects with a PluginArgumentError when none can be had; `s3AuthPlugin` then fails the rule.
+   */
+  readonly loaded: Promise<void>;
+  health(): PluginHealth;
+  close(): void;
+}
+
+export interface S3AuthDependencies extends CredentialDependencies {
+  /** The clock signatures are dated by (tests pin it); also the credentials' clock unless `clock` is given. */
   now?: () => Date;
 }
 
-export function createS3AuthPlugin(argv: readonly string[], context: PluginContext, deps: S3AuthDependencies = {}): RemapPlugin {
-  const read = readOptions(argv.slice(2), context);
+export function createS3AuthPlugin(argv: readonly string[], context: PluginContext, deps: S3AuthDependencies = {}): S3AuthPlugin {
+  const args = argv.slice(2);
+  const read = readOptions(args, context);
   if ('problems' in read) throw new PluginArgumentError(read.problems.join('; '));
   const o = read.options;
-  const now = deps.now ?? (() => new Date());
+  const pinned = deps.now;
+  const clock = deps.clock ?? systemClock(pinned ? () => pinned().getTime() : Date.now);
+  const now = pinned ?? (() => new Date(clock.now()));
   if (!o.versionExplicit) {
     context.warn(
       's3_auth: no --version given, so it signs with AWS Signature V2 as ATS does; V2 is legacy (AWS regions opened ' +
         'since 2014 refuse it) — set --version=4 unless the origin only speaks V2',
     );
   }
-  if (o.expiration !== null && o.expiration * 1000 <= now().getTime()) {
-    context.warn(`s3_auth: the credentials' expiration (${new Date(o.expiration * 1000).toISOString()}) has passed`);
+  const problems: string[] = [];
+  const credentials = credentialSource(o, args, problems, context, clock, deps);
+  const settings = o.version === 4 ? v4Settings(o, credentials?.scoped ?? [], problems, context) : null;
+  if (problems.length > 0 || credentials === null) {
+    credentials?.source.close();
+    throw new PluginArgumentError(problems.join('; '));
   }
-  if (o.version === 2) return v2Plugin(buildV2Signer(o), now);
-  const signer = buildV4Signer(o, context, now);
+  const { source, initial, loaded } = credentials;
+  if (initial !== null && initial.expiresAt !== null && initial.expiresAt <= clock.now()) {
+    context.warn(`s3_auth: the credentials' expiration (${new Date(initial.expiresAt).toISOString()}) has passed`);
+  }
+  const lifecycle = { loaded, health: () => source.health(), close: () => source.close() };
+  if (settings === null) return { ...v2Plugin(v2Settings(o), source, now), ...lifecycle };
+
+  const signerFor = perCredentials((c) => withV4Credentials(settings, c));
   const signed = o.payload === 'signed';
   const max = o.payloadMax;
-
   return {
     normalizeForKey:
       o.service === S3_SERVICE
-        ? s3KeyNormalizer(signer.plusIsSpace)
+        ? s3KeyNormalizer(settings.plusIsSpace)
         : (path, search) => ({ path: normalizeGenericPath(path), search: normalizeQuery(search, false).search }),
     sendRequest(txn, req) {
       req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
-      if (!signed) {
-        signV4Request(req, signer, now(), UNSIGNED_PAYLOAD);
-        return;
+      if (signed) {
+        return hashPayload(txn, req, max).then(async (hash) => {
+          signV4Request(req, signerFor(await source.get()), now(), hash);
+        });
       }
-      return hashPayload(txn, req, max).then((hash) => {
-        signV4Request(req, signer, now(), hash);
-      });
+      const c = source.get();
+      if (c instanceof Promise) {
+        return c.then((fetched) => {
+          signV4Request(req, signerFor(fetched), now(), UNSIGNED_PAYLOAD);
+        });
+      }
+      signV4Request(req, signerFor(c), now(), UNSIGNED_PAYLOAD);
+      return undefined;
     },
+    ...lifecycle,
   };
 }
 
-export const s3AuthPlugin: PluginFactory = (argv, context) => createS3AuthPlugin(argv, context);
+/** The registered factory: fails the rule when the first credentials cannot be had (--credentials=aws). */
+export const s3AuthPlugin: PluginFactory = async (argv, context) => {
+  const plugin = createS3AuthPlugin(argv, context);
+  try {
+    await plugin.loaded;
+  } catch (err) {
+    plugin.close();
+    throw err;
+  }
+  return plugin;
+};

@@ -155,7 +155,7 @@ describe('readOptions: forms and names', () => {
   test('refuses an unknown option, a stray argument and an option missing its value', () => {
     assert.deepEqual(problemsOf([...V4, '--colour=blue']), ['unknown option --colour']);
     assert.deepEqual(problemsOf([...V4, 'stray']), ['unexpected argument "stray" (options look like --name=value)']);
-    assert.deepEqual(problemsOf(['--version=4', '--access_key=AK', '--secret_key']), ['option --secret_key needs a value', 'no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file)']);
+    assert.deepEqual(problemsOf(['--version=4', '--access_key=AK', '--secret_key']), ['option --secret_key needs a value', 'no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file), or --credentials=env|aws']);
   });
 
   test('relative file paths resolve against the folder of remap.config', () => {
@@ -196,7 +196,7 @@ describe('readOptions: every bad combination is a problem', () => {
 
   test('no credentials', () => {
     assert.deepEqual(problemsOf(['--version=4', '--access_key=AK']), [
-      'no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file)',
+      'no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file), or --credentials=env|aws',
     ]);
   });
 
@@ -315,7 +315,7 @@ describe('readOptions: --config file', () => {
     writeFileSync(file, 'version=4\naccess_key=AK\nsecret_key=\n');
     assert.deepEqual(problemsOf(['--config=s3.config'], fakeContext(dir)), [
       `${file}:3: secret_key needs a value`,
-      'no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file)',
+      'no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file), or --credentials=env|aws',
     ]);
   });
 
@@ -330,7 +330,7 @@ describe('readOptions: --config file', () => {
 
 describe('createS3AuthPlugin: checks at load', () => {
   test('refuses with every option problem in one message', () => {
-    assert.equal(refusal(['--version=4', '--region=Mars', '--service=a b']), 'no --access_key given; no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file); --region "Mars" is not a region name; --service "a b" is not a service name');
+    assert.equal(refusal(['--version=4', '--region=Mars', '--service=a b']), 'no --access_key given; no credentials: give --secret_key, or a scoped key (--signing_key with --key_scope, or --signing_key_file), or --credentials=env|aws; --region "Mars" is not a region name; --service "a b" is not a service name');
   });
 
   test('warns that V2 is legacy when --version is not given', () => {
