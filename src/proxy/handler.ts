@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import { RemapdError } from '../errors.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ClientRequestInfo, OriginRequest, ResponseHead, Scheme } from '../plugins/api.js';
 import { deniedBy } from '../remap/acl.js';
 import { type IpEntry, listMatches, parseAddress } from '../remap/ip-range.js';
@@ -48,6 +49,8 @@ export interface ProxyContext {
   nextId: number;
   /** Called once per request when its response closes, with the configuration it ran on (reload bookkeeping). */
   readonly onDone?: (config: RemapConfig) => void;
+  /** Request, origin and signing counters; none are kept when absent. */
+  readonly metrics?: Metrics;
 }
 
 /** What the access log line of one request needs; filled in as the request progresses. */
@@ -60,10 +63,18 @@ interface Record_ {
   cache: string;
   code: string;
   bytes: number;
+  /** Request body bytes the client declared (Content-Length); counted as received only if the body was read whole. */
+  bytesIn: number;
   controller: AbortController | null;
   /** The configuration snapshot the request runs on. */
   config: RemapConfig;
 }
+
+/**
+ * sendRequest hook failures counted as signing failures: sendRequest is where s3_auth signs, and these are its
+ * codes (no key for the day's scope, credentials expired and not renewable, the signer itself failed).
+ */
+const SIGNING_FAILURES: ReadonlySet<string> = new Set(['ERR_SIGNING_KEY', 'ERR_CREDENTIALS', 'ERR_PLUGIN']);
 
 /** Methods that may be sent again after a kept-alive connection died before the response (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -78,6 +89,7 @@ export function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: Serv
     cache: '-',
     code: '-',
     bytes: 0,
+    bytesIn: 0,
     controller: null,
     config,
   };
@@ -93,6 +105,21 @@ function onClose(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, r
     if (rec.code === '-') rec.code = 'ABORTED';
   }
   ctx.onDone?.(rec.config);
+  const metrics = ctx.metrics;
+  if (!ctx.accessLog.enabled && metrics === undefined) return;
+  const durationMs = performance.now() - rec.started;
+  if (metrics !== undefined) {
+    metrics.observeRequest({
+      rule: rec.rule,
+      method: req.method ?? '-',
+      // Nothing was sent: counted as 499, nginx's "client closed request", not as the 200 Node presets.
+      status: res.headersSent ? res.statusCode : 499,
+      cache: rec.cache,
+      durationMs,
+      bytesIn: req.complete ? rec.bytesIn : 0,
+      bytesOut: rec.bytes,
+    });
+  }
   if (!ctx.accessLog.enabled) return;
   ctx.accessLog.write({
     time: rec.time,
@@ -101,7 +128,7 @@ function onClose(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, r
     url: req.url ?? '-',
     status: res.statusCode,
     bytes: rec.bytes,
-    durationMs: performance.now() - rec.started,
+    durationMs,
     cache: rec.cache,
     rule: rec.rule,
     code: rec.code,
@@ -216,6 +243,7 @@ async function proxyRequest(
   const via = `${req.httpVersion} ${settings.viaName}`;
   const contentLength = req.headers['content-length'];
   const hasBody = (contentLength !== undefined && contentLength !== '0') || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && contentLength !== undefined) rec.bytesIn = Number(contentLength) || 0;
   const originRequest: OriginRequest = {
     method,
     scheme: dest.scheme ?? 'http',
@@ -373,6 +401,7 @@ async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: AbortSig
   const template = txn.originRequest;
   const canRetry = template.body === null && IDEMPOTENT.has(template.method);
   const hooks = rule.hooks.sendRequest;
+  const metrics = ctx.metrics;
   for (let attempt = 0; ; attempt++) {
     const req: OriginRequest = hooks.length > 0 || canRetry ? { ...template, headers: template.headers.clone() } : template;
     try {
@@ -381,11 +410,17 @@ async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: AbortSig
         if (r) await r;
       }
     } catch (err) {
-      throw pluginFailure(err, rule, 'sendRequest');
+      const failure = pluginFailure(err, rule, 'sendRequest');
+      if (metrics !== undefined && SIGNING_FAILURES.has(failure.code)) metrics.signingFailure(rule.id, failure.code);
+      throw failure;
     }
+    const started = metrics !== undefined ? performance.now() : 0;
     try {
-      return await ctx.origin.send(req, signal);
+      const response = await ctx.origin.send(req, signal);
+      metrics?.observeOrigin(rule.id, performance.now() - started, response.status);
+      return response;
     } catch (err) {
+      metrics?.observeOrigin(rule.id, performance.now() - started, signal.aborted ? 'aborted' : originErrorCode(err));
       if (attempt === 0 && canRetry && !signal.aborted && isRetryableOriginError(err)) {
         ctx.logger.debug('retrying after a dead kept-alive origin connection', { rule: rule.id });
         continue;
@@ -393,6 +428,11 @@ async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: AbortSig
       throw err;
     }
   }
+}
+
+/** The metrics label of an origin failure: its remapd code (origin-client maps every failure to one). */
+function originErrorCode(err: unknown): string {
+  return err instanceof RemapdError ? err.code : 'ERR_INTERNAL';
 }
 
 /** Response headers that carry URLs reverse_map rewrites (ATS: Location, Content-Location, Refresh). */
