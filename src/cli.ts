@@ -3,18 +3,27 @@
  * remapd's command line: `serve` runs the proxy, `check` validates a configuration like `nginx -t`, `sign` shows how
  * s3_auth signs a request, `signing-key` derives scoped V4 keys.
  */
+import cluster from 'node:cluster';
 import { readFileSync, realpathSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { startWorkerIpc } from './cluster/ipc.js';
+import { Supervisor } from './cluster/supervisor.js';
+import { registerServerHandlers, withFields, workerSlot } from './cluster/worker.js';
 import { purgeCommand } from './commands/purge.js';
 import { signCommand } from './commands/sign.js';
 import { signingKeyCommand } from './commands/signing-key.js';
 import { formatDiagnostic } from './errors.js';
 import { parseSize } from './units.js';
-import { createLogger, type LogLevel } from './observability/logger.js';
+import { AccessLog } from './observability/access-log.js';
+import { createLogger, type Logger, type LogLevel } from './observability/logger.js';
 import { loadRemapConfig } from './remap/load.js';
 import { RemapdServer } from './server.js';
-import { resolveSettings, type Settings } from './settings.js';
+import { processObservability, startProcessAdmin, startSupervisorAdmin } from './admin/wiring.js';
+import { type AccessLogFormat, resolveSettings, type Settings } from './settings.js';
+import { loadTlsCredentials } from './tls.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -36,6 +45,12 @@ export function size(name: string) {
 
 function addressList(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/** `--workers`: a count, or `auto` for one per CPU the process may use. */
+function workerCount(value: string): number {
+  if (value === 'auto') return availableParallelism();
+  return positiveInt('--workers')(value);
 }
 
 function listenAddress(value: string): { host: string; port: number } {
@@ -62,12 +77,22 @@ interface CommonOptions {
   cacheMaxObject?: number;
   cacheMaxEntries?: number;
   purgeAllow?: string[];
+  accessLogFormat?: AccessLogFormat;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsListen?: { host: string; port: number };
+  drainTimeout?: number;
+  workers?: number;
+  adminListen?: { host: string; port: number };
+  adminAllow?: string[];
+  /** false with --no-watch. */
+  watch: boolean;
 }
 
 function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'remap.config to load', 'remap.config')
-    .option('-l, --listen <addr>', 'address to listen on, HOST:PORT (default 127.0.0.1:8080)', listenAddress)
+    .option('-l, --listen <addr>', 'plain HTTP address, HOST:PORT (default 127.0.0.1:8080; with --tls-cert, only when given)', listenAddress)
     .option('--connect-timeout <ms>', 'origin connect timeout (default 10000)', positiveInt('--connect-timeout'))
     .option('--response-timeout <ms>', 'wait for origin response headers (default 30000)', positiveInt('--response-timeout'))
     .option('--body-idle-timeout <ms>', 'longest pause inside an origin body (default 30000)', positiveInt('--body-idle-timeout'))
@@ -78,6 +103,15 @@ function addCommonOptions(cmd: Command): Command {
     .option('--origin-ca <file>', 'extra CA certificates (PEM) to trust for HTTPS origins')
     .option('--origin-max-connections <n>', 'most connections per origin (default unlimited)', positiveInt('--origin-max-connections'))
     .option('--access-log <dest>', "access log: file path, '-' for stdout, or 'off' (default -)")
+    .addOption(new Option('--access-log-format <format>', 'access log line format (default text)').choices(['text', 'json']))
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (re-read on reload)')
+    .option('--tls-key <file>', "the certificate's PEM private key")
+    .option('--tls-listen <addr>', 'HTTPS address, HOST:PORT (default 127.0.0.1:8443)', listenAddress)
+    .option('--drain-timeout <ms>', 'on SIGTERM/SIGINT, time for requests in flight to finish (default 10000)', positiveInt('--drain-timeout'))
+    .option('--admin-listen <addr>', 'serve /metrics, /metrics.json, /status, /healthz and /readyz on HOST:PORT (PORT alone: 127.0.0.1; default off)', listenAddress)
+    .option('--admin-allow <addrs>', 'addresses allowed on the admin endpoints: IPs, ranges, CIDRs, comma-separated (default 127.0.0.1,::1)', addressList)
+    .option('--workers <n>', "worker processes sharing the listeners, or 'auto' for one per CPU (default 1)", workerCount)
+    .option('--no-watch', 'do not reload when a configuration file changes (SIGHUP still reloads)')
     .option('--cache-size <size>', 'object cache size, e.g. 256M; 0 turns caching off (default 256M)', size('--cache-size'))
     .option('--cache-max-object <size>', 'largest object stored; larger ones stream through (default 16M)', size('--cache-max-object'))
     .option('--cache-max-entries <n>', 'most objects stored (default 100000)', positiveInt('--cache-max-entries'))
@@ -101,12 +135,123 @@ function toSettings(o: CommonOptions): Settings {
     cacheMaxObjectSize: o.cacheMaxObject,
     cacheMaxEntries: o.cacheMaxEntries,
     purgeAllow: o.purgeAllow,
+    accessLogFormat: o.accessLogFormat,
+    tlsCertFile: o.tlsCert !== undefined ? resolve(o.tlsCert) : undefined,
+    tlsKeyFile: o.tlsKey !== undefined ? resolve(o.tlsKey) : undefined,
+    // With a certificate, plain HTTP is served only when --listen asks for it too.
+    httpEnabled: o.listen !== undefined || o.tlsCert === undefined,
+    drainTimeoutMs: o.drainTimeout,
+    workers: o.workers,
+    adminListen: o.adminListen,
+    adminAllow: o.adminAllow,
   };
   if (o.listen) {
     overrides.listenHost = o.listen.host;
     overrides.listenPort = o.listen.port;
   }
+  if (o.tlsListen) {
+    overrides.tlsListenHost = o.tlsListen.host;
+    overrides.tlsListenPort = o.tlsListen.port;
+  }
   return resolveSettings(overrides);
+}
+
+/**
+ * `serve` in one process (workers: 1) or in one worker: load, listen, and handle the lifecycle signals until
+ * stopped. In a worker the supervisor relays SIGHUP and SIGUSR1 over IPC (a direct one is ignored, so a signal
+ * sent to the whole process group does not act twice); SIGTERM/SIGINT act directly, because systemd
+ * (KillMode=control-group) and a terminal's Ctrl-C signal every process of the group.
+ */
+async function serve(o: CommonOptions, settings: Settings, logger: Logger, slot: number | null): Promise<void> {
+  let server: RemapdServer | null = null;
+  const fail = (message: string, fields?: Record<string, unknown>): void => {
+    logger.error(message, fields);
+    // A worker's IPC channel would keep it alive; a single process just ends with status 1.
+    if (slot !== null) process.exit(1);
+    process.exitCode = 1;
+  };
+
+  // Installed first: a SIGHUP's default action is to end the process, also while it is still starting.
+  process.on('SIGHUP', () => {
+    if (slot !== null) logger.debug('SIGHUP ignored in a worker: the supervisor relays reloads');
+    else if (server) void server.reload('SIGHUP');
+    else logger.warn('SIGHUP before the server started; the configuration being loaded stays');
+  });
+  // Also keeps Node from starting its inspector on SIGUSR1 (its default).
+  process.on('SIGUSR1', () => {
+    if (slot !== null || !server) return;
+    server.reopenLogs().then(
+      (reopened) => logger.info(reopened ? 'access log reopened' : 'SIGUSR1: the access log is not a file; nothing to reopen'),
+      (err: Error) => logger.error('cannot reopen the access log; still writing to the old file', { error: err.message }),
+    );
+  });
+  let stopping = false;
+  const stop = (reason: string, drainMs = settings.drainTimeoutMs): void => {
+    if (stopping) return;
+    stopping = true;
+    // Still loading: nothing is in flight.
+    if (!server) process.exit(0);
+    const s = server;
+    logger.info('shutting down', { reason, inFlight: s.inFlight, drainTimeoutMs: drainMs });
+    void s.close(drainMs).then(() => {
+      logger.info('stopped', { reason });
+      process.exit(0);
+    });
+  };
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1 && stopping) {
+      logger.error(`second ${signal}: exiting without waiting`, { inFlight: server?.inFlight ?? 0 });
+      process.exit(1);
+    }
+    stop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const { config, diagnostics } = await loadRemapConfig(o.config, { logger });
+  for (const d of diagnostics) (d.severity === 'error' ? logger.error : logger.warn)(formatDiagnostic(d));
+  if (!config) return fail(`not starting: ${o.config} has errors`);
+  let accessLog: AccessLog;
+  try {
+    accessLog = new AccessLog(settings.accessLog, {
+      format: settings.accessLogFormat,
+      // Workers share stdout: keep each write within PIPE_BUF so their lines never interleave.
+      maxWriteBytes: slot !== null && settings.accessLog === '-' ? 4096 : undefined,
+      onError: (err) => logger.error('access log write failed; lines are dropped until SIGUSR1 reopens it', { error: err.message }),
+    });
+  } catch (err) {
+    await config.close();
+    return fail('not starting: cannot open the access log', { path: settings.accessLog, error: (err as Error).message });
+  }
+  let s: RemapdServer;
+  const obs = processObservability();
+  try {
+    s = new RemapdServer({ config, settings, logger, accessLog, watch: o.watch, metrics: obs.metrics });
+    await s.listen();
+  } catch (err) {
+    await config.close();
+    return fail('not starting', { error: (err as Error).message });
+  }
+  obs.attach(s);
+  // One process: the admin endpoints beside the proxy. Workers answer their supervisor's instead.
+  if (slot === null && settings.adminListen) {
+    try {
+      await startProcessAdmin(obs, settings.adminListen, settings.adminAllow, logger);
+    } catch (err) {
+      obs.stop();
+      await s.close(0);
+      const a = settings.adminListen;
+      return fail('not starting: cannot serve the admin endpoints', { address: `${a.host}:${a.port}`, error: (err as Error).message });
+    }
+  }
+  server = s;
+  const { http, https } = s.addresses;
+  const about = { config: config.path, rules: config.rules.length, version: s.reloadState.configVersion };
+  if (http) logger.info('remapd listening', { address: `${http.address}:${http.port}`, scheme: 'http', ...about });
+  if (https) logger.info('remapd listening', { address: `${https.address}:${https.port}`, scheme: 'https', ...about });
+  registerServerHandlers(s);
+  if (slot !== null) startWorkerIpc(slot, (drainMs) => stop('supervisor', drainMs));
 }
 
 export function buildProgram(): Command {
@@ -118,54 +263,40 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 
   addCommonOptions(program.command('serve').description('run the proxy')).action(async (o: CommonOptions) => {
-    const logger = createLogger({ level: o.logLevel });
+    const base = createLogger({ level: o.logLevel });
     const settings = toSettings(o);
-    const { config, diagnostics } = await loadRemapConfig(o.config, { logger });
-    for (const d of diagnostics) (d.severity === 'error' ? logger.error : logger.warn)(formatDiagnostic(d));
-    if (!config) {
-      logger.error(`not starting: ${o.config} has errors`);
-      process.exitCode = 1;
+    if (settings.workers > 1 && cluster.isPrimary) {
+      new Supervisor({ workers: settings.workers, drainTimeoutMs: settings.drainTimeoutMs, logger: base }).start();
+      // The admin endpoints live in the supervisor and answer from every worker's numbers (admin/wiring.ts).
+      if (settings.adminListen) {
+        startSupervisorAdmin(settings.adminListen, settings.adminAllow, base).catch((err: Error) => {
+          base.error('cannot serve the admin endpoints', { address: `${settings.adminListen!.host}:${settings.adminListen!.port}`, error: err.message });
+        });
+      }
       return;
     }
-    const server = new RemapdServer({ config, settings, logger });
-    const addr = await server.listen();
-    logger.info('remapd listening', { address: `${addr.address}:${addr.port}`, config: config.path, rules: config.rules.length });
-
-    let reloading = false;
-    process.on('SIGHUP', () => {
-      if (reloading) return;
-      reloading = true;
-      void loadRemapConfig(o.config, { logger })
-        .then(({ config: next, diagnostics: ds }) => {
-          for (const d of ds) (d.severity === 'error' ? logger.error : logger.warn)(formatDiagnostic(d));
-          if (!next) {
-            logger.error('reload failed; the previous configuration stays in force');
-            return;
-          }
-          server.swapConfig(next);
-          logger.info('configuration reloaded', { rules: next.rules.length });
-        })
-        .finally(() => {
-          reloading = false;
-        });
-    });
-    const stop = (signal: string) => {
-      logger.info('shutting down', { signal });
-      void server.close().then(() => process.exit(0));
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    const slot = workerSlot();
+    await serve(o, settings, slot === null ? base : withFields(base, { worker: slot }), slot);
   });
 
   addCommonOptions(
     program.command('check').description('load and validate the configuration, print every problem, exit non-zero on any error'),
   ).action(async (o: CommonOptions) => {
     let ok = true;
+    let settings: Settings | null = null;
     try {
-      toSettings(o);
+      settings = toSettings(o);
     } catch (err) {
       process.stderr.write(`${(err as Error).message}\n`);
       ok = false;
+    }
+    if (settings?.tlsCertFile && settings.tlsKeyFile) {
+      try {
+        loadTlsCredentials({ certFile: settings.tlsCertFile, keyFile: settings.tlsKeyFile });
+      } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        ok = false;
+      }
     }
     const logger = createLogger({ level: 'error' });
     const { config, diagnostics } = await loadRemapConfig(o.config, { logger });

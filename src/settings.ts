@@ -34,6 +34,8 @@ export interface Settings {
   originMaxConnections: number | null;
   /** Access log: a file path, '-' for stdout, or 'off'. */
   accessLog: string;
+  /** Access log line format (observability/access-log.ts documents both). */
+  accessLogFormat: AccessLogFormat;
   /** Object cache: total bytes held (bodies + headers); 0 turns caching off. */
   cacheSize: number;
   /** Largest object stored; larger ones stream through. */
@@ -41,7 +43,25 @@ export interface Settings {
   cacheMaxEntries: number;
   /** Addresses (single, range, CIDR; as @src_ip) allowed to send PURGE. */
   purgeAllow: string[];
+  /** Serve plain HTTP on listenHost:listenPort. Off when only HTTPS was asked for. */
+  httpEnabled: boolean;
+  /** PEM certificate chain and private key of the HTTPS listener; both or neither. Re-read on every reload. */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
+  /** Address of the HTTPS listener (when tlsCertFile is set). */
+  tlsListenHost: string;
+  tlsListenPort: number;
+  /** On SIGTERM/SIGINT, requests in flight get this long to finish before their connections are cut. */
+  drainTimeoutMs: number;
+  /** Processes serving requests; more than 1 runs a supervisor and that many workers (src/cluster/). */
+  workers: number;
+  /** Admin endpoints (/metrics, /status, /healthz, /readyz): host and port, or null for none. */
+  adminListen: { host: string; port: number } | null;
+  /** Client addresses allowed on the admin endpoints (as @src_ip). */
+  adminAllow: string[];
 }
+
+export type AccessLogFormat = 'text' | 'json';
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   listenHost: '127.0.0.1',
@@ -62,6 +82,16 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   cacheMaxObjectSize: 16 * 1024 * 1024,
   cacheMaxEntries: 100_000,
   purgeAllow: ['127.0.0.1', '::1'],
+  accessLogFormat: 'text',
+  httpEnabled: true,
+  tlsCertFile: null,
+  tlsKeyFile: null,
+  tlsListenHost: '127.0.0.1',
+  tlsListenPort: 8443,
+  drainTimeoutMs: 10_000,
+  workers: 1,
+  adminListen: null,
+  adminAllow: ['127.0.0.1', '::1'],
 });
 
 const POSITIVE_MS: (keyof Settings)[] = [
@@ -70,6 +100,7 @@ const POSITIVE_MS: (keyof Settings)[] = [
   'bodyIdleTimeoutMs',
   'clientIdleTimeoutMs',
   'keepAliveTimeoutMs',
+  'drainTimeoutMs',
 ];
 
 /** Merges overrides onto the defaults and checks every value; throws one error listing every problem. */
@@ -99,6 +130,24 @@ export function resolveSettings(overrides: Partial<Settings> = {}): Settings {
       problems.push(`purge allow list: ${(err as Error).message}`);
     }
   }
+  for (const a of s.adminAllow) {
+    try {
+      parseIpEntry(a);
+    } catch (err) {
+      problems.push(`admin allow list: ${(err as Error).message}`);
+    }
+  }
+  if (!Number.isInteger(s.tlsListenPort) || s.tlsListenPort < 0 || s.tlsListenPort > 65535) {
+    problems.push(`TLS listen port must be 0-65535, not ${s.tlsListenPort}`);
+  }
+  if ((s.tlsCertFile === null) !== (s.tlsKeyFile === null)) {
+    problems.push('an HTTPS listener needs both a certificate (--tls-cert) and its key (--tls-key)');
+  }
+  if (!s.httpEnabled && s.tlsCertFile === null) problems.push('nothing to listen on: HTTP is off and no TLS certificate is given');
+  if (s.accessLogFormat !== 'text' && s.accessLogFormat !== 'json') {
+    problems.push(`access log format must be text or json, not ${String(s.accessLogFormat)}`);
+  }
+  if (!Number.isInteger(s.workers) || s.workers < 1) problems.push(`workers must be a positive whole number, not ${s.workers}`);
   if (!/^[A-Za-z0-9._~!$&'*+^`|-]+$/.test(s.viaName)) problems.push(`via name "${s.viaName}" must be a single token`);
   if (problems.length > 0) throw new Error(`invalid settings:\n  ${problems.join('\n  ')}`);
   return s;

@@ -11,11 +11,13 @@ import { formatDiagnostic } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { loadRemapConfig } from '../remap/load.js';
 import { RemapdServer } from '../server.js';
+import { processObservability, startProcessAdmin } from '../admin/wiring.js';
 import { resolveSettings } from '../settings.js';
 
 /** Ports the example config names; change both together. */
 const ORIGIN_PORT = 4568;
 const PROXY_PORT = 8080;
+const ADMIN_PORT = 9090;
 const BUCKET = 'demo';
 
 const OBJECTS: Record<string, string> = {
@@ -60,14 +62,23 @@ async function main(): Promise<void> {
   const { config, diagnostics } = await loadRemapConfig(configPath, { logger });
   for (const d of diagnostics) (d.severity === 'error' ? logger.error : logger.warn)(formatDiagnostic(d));
   if (!config) throw new Error('remap.config.example does not load (see above)');
-  const server = new RemapdServer({ config, settings: resolveSettings({ listenHost: '127.0.0.1', listenPort: PROXY_PORT }), logger });
+  const obs = processObservability();
+  const server = new RemapdServer({ config, settings: resolveSettings({ listenHost: '127.0.0.1', listenPort: PROXY_PORT }), logger, metrics: obs.metrics });
   await server.listen().catch((err: Error) => {
     throw new Error(`cannot listen on 127.0.0.1:${PROXY_PORT}: ${err.message}`);
+  });
+  obs.attach(server);
+  // The status page and metrics, as `remapd serve --admin-listen 9090` would serve them; the demo runs without.
+  const admin = await startProcessAdmin(obs, { host: '127.0.0.1', port: ADMIN_PORT }, ['127.0.0.1', '::1'], logger).catch((err: Error) => {
+    logger.warn('admin endpoints not served', { address: `127.0.0.1:${ADMIN_PORT}`, error: err.message });
+    return null;
   });
   logger.info('remapd demo listening: try   curl -i http://localhost:8080/hello.txt', { address: `127.0.0.1:${PROXY_PORT}` });
   logger.info(`the bucket is private: curl -i http://127.0.0.1:${ORIGIN_PORT}/${BUCKET}/hello.txt (unsigned, straight to the origin) gets 403`);
 
   const stop = async () => {
+    admin?.close();
+    obs.stop();
     await server.close(2_000);
     await s3.close();
     rmSync(dir, { recursive: true, force: true });
