@@ -33,8 +33,13 @@ export function processObservability(): ProcessObservability {
   let server: RemapdServer | null = null;
   let probe: OriginProbe | null = null;
   const removers: (() => void)[] = [];
+  const ready = async (): Promise<Readiness> => {
+    if (!server || !probe) return readiness([configCheck(null)]);
+    return readiness([configCheck(server.config), credentialsCheck(server.config), probe.check()]);
+  };
   return {
     metrics,
+    ready,
     attach(s) {
       server = s;
       metrics.watchCache(s.cache);
@@ -45,11 +50,7 @@ export function processObservability(): ProcessObservability {
       probe.start();
       // A supervisor's admin endpoint asks every worker for these (cluster/ipc.ts).
       removers.push(registerHandler('metrics', () => metrics.snapshot()));
-      removers.push(registerHandler('ready', () => this.ready()));
-    },
-    async ready() {
-      if (!server || !probe) return readiness([configCheck(null)]);
-      return readiness([configCheck(server.config), credentialsCheck(server.config), probe.check()]);
+      removers.push(registerHandler('ready', ready));
     },
     stop() {
       metrics.stopSampling();
