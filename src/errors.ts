@@ -32,6 +32,17 @@ export const ERROR_STATUS = {
   ERR_SIGNING_KEY: 500,
   /** s3_auth holds no valid credentials: they expired and renewing them (--credentials=aws) is failing. */
   ERR_CREDENTIALS: 503,
+  /**
+   * s3_client_auth refused the client's own S3 signature or its permissions (SignatureDoesNotMatch, AccessDenied,
+   * InvalidAccessKeyId, RequestTimeTooSkewed, an expired presigned URL): S3 answers these 403.
+   */
+  ERR_S3_AUTH_FORBIDDEN: 403,
+  /**
+   * s3_client_auth could not read the client's authentication, or its body did not match what was signed
+   * (AuthorizationHeaderMalformed, AuthorizationQueryParametersError, XAmzContentSHA256Mismatch, ExpiredToken…):
+   * S3 answers these 400.
+   */
+  ERR_S3_AUTH_BAD_REQUEST: 400,
   /** A bug: something that should not happen. The message is logged, not sent. */
   ERR_INTERNAL: 500,
 } as const;
@@ -46,14 +57,25 @@ export class RemapdError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: string | undefined;
+  /**
+   * The response body to send instead of the short text one, for a client that reads a protocol's own error format
+   * (S3's XML `<Error>` for s3_client_auth). The status still comes from `code`.
+   */
+  readonly body: ErrorBody | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string; body?: ErrorBody }) {
     super(message, options);
     this.name = 'RemapdError';
     this.code = code;
     this.status = ERROR_STATUS[code];
     this.detail = options?.detail;
+    this.body = options?.body;
   }
+}
+
+export interface ErrorBody {
+  readonly contentType: string;
+  readonly text: string;
 }
 
 /** One problem found while loading configuration, pinned to its file and line. */

@@ -101,6 +101,11 @@ export interface RemapPlugin {
   normalizeForKey?(path: string, search: string): { path: string; search: string };
   /** The rule's cache policy (cache.so sets it; the first instance that has one counts). */
   readonly cachePolicy?: CachePolicy;
+  /**
+   * True for a plugin that authenticates the request to its origin (s3_auth): an origin pool member with its own
+   * credentials replaces such instances with its own signer for requests sent to that member.
+   */
+  readonly signsOrigin?: boolean;
   /** Called when the configuration that holds this instance is retired (reload, shutdown). */
   close?(): void | Promise<void>;
   /**

@@ -570,10 +570,10 @@ function sendError(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse,
     res.destroy();
     return;
   }
-  const body = Buffer.from(`${e.status} ${STATUS_CODES[e.status] ?? ''}: ${e.message}\n`);
+  const body = Buffer.from(e.body?.text ?? `${e.status} ${STATUS_CODES[e.status] ?? ''}: ${e.message}\n`);
   res.writeHead(e.status, [
     'Content-Type',
-    'text/plain; charset=utf-8',
+    e.body?.contentType ?? 'text/plain; charset=utf-8',
     'Content-Length',
     String(body.length),
     'Cache-Control',

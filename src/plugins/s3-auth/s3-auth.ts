@@ -177,7 +177,7 @@ export function createS3AuthPlugin(argv: readonly string[], context: PluginConte
   if (initial !== null && initial.expiresAt !== null && initial.expiresAt <= clock.now()) {
     context.warn(`s3_auth: the credentials' expiration (${new Date(initial.expiresAt).toISOString()}) has passed`);
   }
-  const lifecycle = { loaded, health: () => source.health(), close: () => source.close() };
+  const lifecycle = { loaded, health: () => source.health(), close: () => source.close(), signsOrigin: true };
   if (settings === null) return { ...v2Plugin(v2Settings(o), source, now), ...lifecycle };
 
   const signerFor = perCredentials((c) => withV4Credentials(settings, c));
