@@ -34,6 +34,9 @@ const OPTIONS = {
   expiration: 'value',
   // remapd: where the credentials come from instead of the options: `env` or `aws` (credentials-*.ts).
   credentials: 'value',
+  // remapd: what to do with a request that arrives already signed by its client (issue 8; CloudFront OAC's
+  // "signing behavior"): `resign` (default) or `passthrough`.
+  client_signed: 'value',
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -75,6 +78,12 @@ export interface S3AuthOptions {
   credentials: CredentialsFrom;
   /** V2: the service host of an S3-compatible store; `BUCKET.endpoint` is virtual-hosted bucket BUCKET. */
   v2Endpoint: string | null;
+  /**
+   * A request that already carries its client's S3 authentication (Authorization, or a presigned URL's query):
+   * `resign` removes it and signs with these credentials (CloudFront OAC's "always sign"); `passthrough` forwards
+   * it untouched, unsigned by us ("do not override authorization header").
+   */
+  clientSigned: 'resign' | 'passthrough';
 }
 
 export interface OptionsContext {
@@ -279,6 +288,13 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
     if (v4Only.length > 0) context.warn(`s3_auth: ${v4Only.join(', ')} only affect Signature V4 and are ignored with --version=2`);
   }
 
+  const clientSignedText = str('client_signed');
+  let clientSigned: 'resign' | 'passthrough' = 'resign';
+  if (clientSignedText !== null) {
+    if (clientSignedText === 'resign' || clientSignedText === 'passthrough') clientSigned = clientSignedText;
+    else problems.push(`${at('client_signed')}--client-signed must be "resign" or "passthrough" (got "${clientSignedText}")`);
+  }
+
   const regionMapText = str('v4_region_map');
   const options: S3AuthOptions = {
     version,
@@ -302,6 +318,7 @@ export function readOptions(args: readonly string[], context: OptionsContext): {
     expiration,
     credentials: credentials ?? 'options',
     v2Endpoint,
+    clientSigned,
   };
   return problems.length > 0 ? { problems } : { options };
 }

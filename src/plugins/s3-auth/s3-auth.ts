@@ -6,8 +6,9 @@
  *       @plugin=s3_auth.so @pparam=--version=4 @pparam=--config @pparam=s3_auth_v4.config
  *
  * Signing happens on the sendRequest hook, on the final origin request, so every retry and revalidation is
- * signed afresh. Client-sent Authorization and x-amz-date / -content-sha256 / -security-token are removed first:
- * a client can neither override our signature nor have its own forwarded.
+ * signed afresh. Client-sent Authorization and x-amz-date / -content-sha256 / -security-token, and a presigned
+ * URL's query authentication, are removed first: a client can neither override our signature nor have its own
+ * forwarded — unless --client-signed=passthrough, which forwards a request the client signed itself untouched.
  *
  * The credentials come from a CredentialSource chosen at load (credential-source.ts): the options (static, or
  * re-read from the --config file ahead of ATS's `expiration=`), the environment (--credentials=env) or the AWS
@@ -17,6 +18,7 @@ import { PluginArgumentError } from '../../errors.js';
 import type { OriginRequest, PluginContext, PluginFactory, PluginHealth, RemapPlugin } from '../api.js';
 import { normalizeQuery } from './canonical-query.js';
 import { systemClock } from './clock.js';
+import { hasClientAuth, stripQueryAuth } from './client-auth.js';
 import { CLIENT_AUTH_HEADERS, S3_SERVICE, UNSIGNED_PAYLOAD } from './constants.js';
 import { type CredentialDependencies, credentialSource, optionCredentials } from './credential-source.js';
 import type { CredentialSource, Credentials } from './credentials.js';
@@ -31,6 +33,17 @@ import { signV4Request, type V4Signer } from './sign-v4-request.js';
 import type { ScopedKey } from './signing-keys.js';
 
 const CLIENT_AUTH = new Set(CLIENT_AUTH_HEADERS);
+
+/**
+ * Takes the client's own authentication off the request; returns false when the request is to go out as the client
+ * signed it (--client-signed=passthrough and it carries a signature), and must not be signed by us.
+ */
+function removeClientAuth(req: OriginRequest, passthrough: boolean): boolean {
+  if (passthrough && hasClientAuth(req.headers, req.search)) return false;
+  req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
+  if (req.search.length > 1) req.search = stripQueryAuth(req.search);
+  return true;
+}
 
 /** The one value all scoped keys agree on, or null. */
 function common(scoped: readonly ScopedKey[], field: 'region' | 'service'): string | null {
@@ -116,7 +129,7 @@ function perCredentials<T>(make: (c: Credentials) => T): (c: Credentials) => T {
   };
 }
 
-function v2Plugin(settings: V2Settings, source: CredentialSource, now: () => Date): RemapPlugin {
+function v2Plugin(settings: V2Settings, source: CredentialSource, now: () => Date, passthrough: boolean): RemapPlugin {
   // Every source V2 can be given holds a secret: options without one are refused (scoped keys are V4 only).
   const signerFor = perCredentials((c): V2Signer => ({ ...settings, accessKey: c.accessKey, secretKey: c.secretKey!, sessionToken: c.sessionToken }));
   const sign = (req: OriginRequest, c: Credentials) => {
@@ -128,7 +141,7 @@ function v2Plugin(settings: V2Settings, source: CredentialSource, now: () => Dat
   return {
     normalizeForKey: s3KeyNormalizer(settings.plusIsSpace),
     sendRequest(_txn, req) {
-      req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
+      if (!removeClientAuth(req, passthrough)) return undefined;
       const c = source.get();
       if (c instanceof Promise) return c.then((fetched) => sign(req, fetched));
       sign(req, c);
@@ -178,7 +191,8 @@ export function createS3AuthPlugin(argv: readonly string[], context: PluginConte
     context.warn(`s3_auth: the credentials' expiration (${new Date(initial.expiresAt).toISOString()}) has passed`);
   }
   const lifecycle = { loaded, health: () => source.health(), close: () => source.close(), signsOrigin: true };
-  if (settings === null) return { ...v2Plugin(v2Settings(o), source, now), ...lifecycle };
+  const passthrough = o.clientSigned === 'passthrough';
+  if (settings === null) return { ...v2Plugin(v2Settings(o), source, now, passthrough), ...lifecycle };
 
   const signerFor = perCredentials((c) => withV4Credentials(settings, c));
   const signed = o.payload === 'signed';
@@ -189,7 +203,7 @@ export function createS3AuthPlugin(argv: readonly string[], context: PluginConte
         ? s3KeyNormalizer(settings.plusIsSpace)
         : (path, search) => ({ path: normalizeGenericPath(path), search: normalizeQuery(search, false).search }),
     sendRequest(txn, req) {
-      req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
+      if (!removeClientAuth(req, passthrough)) return undefined;
       if (signed) {
         return hashPayload(txn, req, max).then(async (hash) => {
           signV4Request(req, signerFor(await source.get()), now(), hash);
