@@ -240,6 +240,8 @@ export interface S3rverHandle {
   url: string;
   accessKey: string;
   secretKey: string;
+  /** `METHOD target` of every request the server received, in order (to prove a refused request never got here). */
+  readonly seen: string[];
   /** Stops the server, forgets the credentials and removes its directory. */
   close(): Promise<void>;
 }
@@ -321,8 +323,10 @@ export async function startS3rver(buckets: readonly string[]): Promise<S3rverHan
     configureBuckets: buckets.map((name) => ({ name })),
   });
   // First in Koa's chain (composed when it starts listening): before its vhost middleware and router.
+  const seen: string[] = [];
   s3.middleware.unshift(async (ctx, next) => {
     const koa = ctx as unknown as KoaContext;
+    if (seen.length < 100_000) seen.push(`${koa.method} ${koa.url}`);
     rememberRequestTarget(koa);
     readPlusAsSpace(koa);
     await next();
@@ -340,6 +344,7 @@ export async function startS3rver(buckets: readonly string[]): Promise<S3rverHan
     url: `http://${LOOPBACK}:${address.port}`,
     accessKey,
     secretKey,
+    seen,
     close: async () => {
       s3.httpServer.closeAllConnections();
       await s3.close();
