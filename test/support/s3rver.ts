@@ -125,6 +125,7 @@ interface V2Module {
 
 /** The part of Koa's context the harness middleware uses. */
 interface KoaContext {
+  method: string;
   /** The request-target as it arrived; Koa keeps it when middleware rewrites the path. */
   originalUrl: string;
   /** The raw path; setting it rewrites the URL the router sees. */
@@ -326,7 +327,7 @@ export async function startS3rver(buckets: readonly string[]): Promise<S3rverHan
   const seen: string[] = [];
   s3.middleware.unshift(async (ctx, next) => {
     const koa = ctx as unknown as KoaContext;
-    if (seen.length < 100_000) seen.push(`${koa.method} ${koa.url}`);
+    if (seen.length < 100_000) seen.push(`${koa.method} ${koa.originalUrl}`);
     rememberRequestTarget(koa);
     readPlusAsSpace(koa);
     await next();
