@@ -101,6 +101,8 @@ export interface StrategiesFile {
   strategies: Map<string, StrategyDef>;
   /** Every strategy name written, with errors or not: a rule naming a broken one is told about its errors, not that it is missing. */
   names: Set<string>;
+  /** False when the file could not be read as YAML with a strategies list: then `names` says nothing. */
+  readable: boolean;
   diagnostics: Diagnostic[];
   /** The file and every #include it read, for reload watching. */
   files: string[];
@@ -117,11 +119,11 @@ export function parseStrategiesFile(path: string, options: ReadOptions = {}): St
   const files: string[] = [];
   const names = new Set<string>();
   const text = assemble(path, read, diagnostics, files);
-  const strategies = text === null ? new Map<string, StrategyDef>() : parseAssembled(text, diagnostics, names);
+  const strategies = text === null ? null : parseAssembled(text, diagnostics, names);
   // In reading order: by file (as first read), then line.
   const order = (f: string) => (files.includes(f) ? files.indexOf(f) : files.length);
   const sorted = dedupe(diagnostics).sort((a, b) => order(a.file) - order(b.file) || a.line - b.line);
-  return { strategies, names, diagnostics: sorted, files };
+  return { strategies: strategies ?? new Map(), names, readable: strategies !== null, diagnostics: sorted, files };
 }
 
 /** The text of the file with its `#include`s read in, and where each of its lines came from. */
@@ -192,7 +194,8 @@ class Problems {
   }
 }
 
-function parseAssembled(assembled: Assembled, diagnostics: Diagnostic[], names: Set<string>): Map<string, StrategyDef> {
+/** The strategies without errors; null when there is no strategies list to read (YAML errors, wrong shape). */
+function parseAssembled(assembled: Assembled, diagnostics: Diagnostic[], names: Set<string>): Map<string, StrategyDef> | null {
   const p = new Problems(diagnostics);
   const counter = new LineCounter();
   const doc = parseDocument(assembled.text, { merge: true, lineCounter: counter, prettyErrors: false, uniqueKeys: true });
@@ -200,15 +203,15 @@ function parseAssembled(assembled: Assembled, diagnostics: Diagnostic[], names: 
   const where = (offset: number): Where => assembled.lines[counter.linePos(offset).line - 1] ?? assembled.lines.at(-1) ?? first;
   for (const e of doc.errors) p.error(where(e.pos[0]), `YAML: ${e.message.split('\n')[0]}`);
   for (const w of doc.warnings) p.warn(where(w.pos[0]), `YAML: ${w.message.split('\n')[0]}`);
-  if (doc.errors.length > 0) return new Map();
+  if (doc.errors.length > 0) return null;
   const root = toTree({ doc, where, problem: (at, m) => p.error(at, m) });
   if (root === null) {
     p.error({ ...first, line: 0 }, 'the file is empty: expected a "strategies" list');
-    return new Map();
+    return null;
   }
   if (root.kind !== 'map') {
     p.error(root.at, `expected a map with hosts, groups and strategies, found ${describe(root)}`);
-    return new Map();
+    return null;
   }
   for (const [key, e] of root.entries) {
     if (key !== 'hosts' && key !== 'groups' && key !== 'strategies') p.warn(e.at, `unknown top-level field "${key}" ignored (expected hosts, groups, strategies)`);
@@ -221,9 +224,9 @@ function parseAssembled(assembled: Assembled, diagnostics: Diagnostic[], names: 
 
   const out = new Map<string, StrategyDef>();
   const list = root.entries.get('strategies');
-  if (!list) {
-    p.error(root.at, 'no "strategies" list');
-    return out;
+  if (!list || list.value.kind !== 'seq') {
+    p.error(list?.at ?? root.at, list ? `strategies must be a list, found ${describe(list.value)}` : 'no "strategies" list');
+    return null;
   }
   for (const node of listOf(list.value, 'strategies', p)) {
     const written = node.kind === 'map' ? node.entries.get('strategy')?.value : undefined;

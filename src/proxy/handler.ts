@@ -22,6 +22,7 @@ import { cacheKeyOf, type KeyNormalizer } from '../cache/cache-key.js';
 import { type CachePolicy, DEFAULT_POLICY } from '../cache/policy.js';
 import { type FlowDeps, serveThroughCache } from './cache-flow.js';
 import type { RemapConfig, Rule } from '../remap/load.js';
+import type { RulePool } from '../pool/origin-pool.js';
 import { authorityOf, DEFAULT_PORT, type RemapUrl } from '../remap/remap-url.js';
 import { joinPath } from '../remap/rule-table.js';
 import type { Settings } from '../settings.js';
@@ -398,6 +399,7 @@ function purge(
 
 /** Sends the final origin request, running the sendRequest hooks on a fresh copy for every attempt. */
 async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: AbortSignal): Promise<OriginResponse> {
+  if (rule.pool !== null) return forwardToPool(ctx, rule, rule.pool, txn, signal);
   const template = txn.originRequest;
   const canRetry = template.body === null && IDEMPOTENT.has(template.method);
   const hooks = rule.hooks.sendRequest;
@@ -427,6 +429,106 @@ async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: AbortSig
       }
       throw err;
     }
+  }
+}
+
+/** `host[:port]` of an origin request as its Host header carries it (the port only when not the scheme's default). */
+function requestAuthority(r: Pick<OriginRequest, 'scheme' | 'host' | 'port'>): string {
+  const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+  return r.port === DEFAULT_PORT[r.scheme] ? host : `${host}:${r.port}`;
+}
+
+/**
+ * A rule with `@strategy=`: each attempt goes to the next member of the pool's order (origin-pool.ts
+ * `candidates`), with that member's scheme, host and port, its authority as Host (unless the Host is not the
+ * to-URL's: pristine_host_hdr or a plugin chose it), and the rule's sendRequest hooks with the member's own signer
+ * in place of the rule's, so a request failing over to another region is signed afresh for it.
+ *
+ * An idempotent request without a body moves to the next member after a connection error, a timeout, or a status
+ * in failover.response_codes / markdown_codes (the failed response's body is destroyed first); each member is
+ * tried at most once. A request with a body is sent once: its body stream is consumed by the first attempt. Every
+ * outcome feeds the member's passive health. The cache key was made from the rule's to-URL before this, so
+ * every member fills the same cache entry.
+ */
+async function forwardToPool(ctx: ProxyContext, rule: Rule, rp: RulePool, txn: Txn, signal: AbortSignal): Promise<OriginResponse> {
+  const template = txn.originRequest;
+  const pool = rp.pool;
+  const def = pool.def;
+  const retryable = template.body === null && IDEMPOTENT.has(template.method);
+  const candidates = pool.candidates({ request: template, clientAddress: txn.client.remoteAddress, retryable });
+  const attempts = retryable ? candidates.length : 1;
+  const host = template.headers.get('host');
+  // Host is the to-URL's unless pristine_host_hdr (global, or conf_remap's) or a plugin put another one there.
+  const memberHost = host === requestAuthority(template) && !(ctx.settings.pristineHostHdr && txn.client.headers.get('host') === host);
+  const metrics = ctx.metrics;
+  let simpleRetries = 0;
+  let unavailableRetries = 0;
+  let staleRetried = false;
+  for (let i = 0; ; i++) {
+    const member = candidates[i]!;
+    const m = member.def;
+    const last = i + 1 >= attempts;
+    const req: OriginRequest = { ...template, scheme: m.scheme, host: m.host, port: m.port, headers: template.headers.clone() };
+    if (memberHost) req.headers.set('host', m.authority);
+    try {
+      for (const p of rp.sendRequest[member.index]!) {
+        const r = p.sendRequest!(txn, req);
+        if (r) await r;
+      }
+    } catch (err) {
+      const failure = pluginFailure(err, rule, 'sendRequest');
+      if (metrics !== undefined && SIGNING_FAILURES.has(failure.code)) metrics.signingFailure(rule.id, failure.code);
+      throw failure;
+    }
+    pool.begin(member);
+    const started = metrics !== undefined ? performance.now() : 0;
+    let response: OriginResponse;
+    try {
+      response = await ctx.origin.send(req, signal);
+    } catch (err) {
+      if (signal.aborted) {
+        pool.abandoned(member);
+        metrics?.observeOrigin(rule.id, performance.now() - started, 'aborted');
+        throw err;
+      }
+      const code = originErrorCode(err);
+      metrics?.observeOrigin(rule.id, performance.now() - started, code);
+      if (code === 'ERR_BAD_REQUEST') {
+        // The request cannot be sent anywhere (its body did not match its length): not the member's fault.
+        pool.abandoned(member);
+        throw err;
+      }
+      if (last && retryable && !staleRetried && isRetryableOriginError(err)) {
+        // The last member's kept-alive connection died before answering: once more on a new connection, as
+        // forward() does for a single origin, before the client is told the pool failed.
+        staleRetried = true;
+        pool.abandoned(member);
+        i--;
+        continue;
+      }
+      pool.failed(member, code);
+      if (last) throw err;
+      ctx.logger.debug('origin pool: failing over', { rule: rule.id, strategy: pool.name, origin: m.id, reason: code });
+      metrics?.originFailover(pool.name);
+      continue;
+    }
+    const status = response.status;
+    metrics?.observeOrigin(rule.id, performance.now() - started, status);
+    const markdown = def.markdownCodes.has(status);
+    if (markdown) pool.markDown(member, String(status));
+    else if (status >= 500) pool.failed(member, String(status));
+    else pool.succeeded(member);
+    const retry = markdown
+      ? def.maxUnavailableRetries === null || unavailableRetries < def.maxUnavailableRetries
+      : def.responseCodes.has(status) && (def.maxSimpleRetries === null || simpleRetries < def.maxSimpleRetries);
+    if (!retry || last) return response;
+    if (markdown) unavailableRetries++;
+    else simpleRetries++;
+    // undici's body reports its destruction as an 'error' (RequestAbortedError): nobody else listens to it now.
+    response.body.once('error', () => undefined);
+    response.body.destroy();
+    ctx.logger.debug('origin pool: failing over', { rule: rule.id, strategy: pool.name, origin: m.id, reason: String(status) });
+    metrics?.originFailover(pool.name);
   }
 }
 

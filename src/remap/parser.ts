@@ -38,6 +38,8 @@ export interface RuleSpec {
   /** In-line filter first, then the named filters active at this line, in activation order. */
   filters: AclFilter[];
   plugins: PluginSpec[];
+  /** `@strategy=NAME`: the origin pool of strategies.yaml this rule forwards to (map rules only), or null. */
+  strategy: string | null;
   file: string;
   line: number;
 }
@@ -85,7 +87,6 @@ const DIRECTIVES: Record<string, 'define' | 'delete' | 'activate' | 'deactivate'
 
 /** ATS options remapd recognises but does not implement: an error names them instead of "unknown". */
 const UNSUPPORTED_OPTIONS: Record<string, string> = {
-  strategy: 'next-hop strategies are not supported yet',
   volume: 'cache volumes do not exist in remapd (the cache is in memory)',
   src_ip_category: 'IP categories are not supported; list the addresses with @src_ip',
 };
@@ -387,6 +388,7 @@ function parseRule(
   // Options: plugins with their params, filter options, and ATS options we name explicitly.
   const plugins: PluginSpec[] = [];
   const filterOptions: { key: string; value: string | null }[] = [];
+  let strategy: string | null = null;
   for (const o of options) {
     if (o.key === 'plugin') {
       if (!o.value) {
@@ -407,19 +409,35 @@ function parseRule(
       }
     } else if (FILTER_OPTIONS.has(o.key)) {
       filterOptions.push({ key: o.key, value: o.value });
+    } else if (o.key === 'strategy') {
+      // ATS's own docs quote the name (@strategy='mid-tier-north'); the quotes are not part of it.
+      const name = (o.value ?? '').replace(/^(['"])(.*)\1$/, '$2');
+      if (name === '') {
+        err('@strategy= needs a strategy name from strategies.yaml (e.g. @strategy=s3-replicas)');
+        bad = true;
+      } else if (strategy !== null) {
+        err(`${o.token}: the rule already names @strategy=${strategy} (one strategy per rule)`);
+        bad = true;
+      } else {
+        strategy = name;
+      }
     } else if (o.key === 'mapid') {
       warn(`${o.token} ignored (remapd does not use map ids)`);
     } else if (UNSUPPORTED_OPTIONS[o.key]) {
       err(`${o.token}: ${UNSUPPORTED_OPTIONS[o.key]}`);
       bad = true;
     } else {
-      err(`unknown option ${o.token} (known: @plugin, @pparam, @action, @method, @src_ip, @in_ip, @internal)`);
+      err(`unknown option ${o.token} (known: @plugin, @pparam, @strategy, @action, @method, @src_ip, @in_ip, @internal)`);
       bad = true;
     }
   }
   if (plugins.length > 0 && shape.kind !== 'map') {
     warn(`plugins on a ${typeText} rule are ignored (plugins run only on map rules, as in ATS)`);
     plugins.length = 0;
+  }
+  if (strategy !== null && shape.kind !== 'map') {
+    warn(`@strategy on a ${typeText} rule is ignored (a strategy chooses the origin of map rules only)`);
+    strategy = null;
   }
 
   const filters: AclFilter[] = [];
@@ -443,6 +461,7 @@ function parseRule(
     to,
     filters,
     plugins,
+    strategy,
     file,
     line,
   });

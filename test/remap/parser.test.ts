@@ -184,6 +184,22 @@ test('plugins on a redirect or reverse_map rule are dropped with a warning', () 
   }
 });
 
+test('@strategy names the rule\'s origin pool; quotes as in ATS\'s docs are not part of the name', () => {
+  const [plain, quoted, none] = rulesOf(
+    ['map http://a.test/ http://o.test/ @strategy=s3-replicas', "map http://b.test/ http://o.test/ @strategy='mid-tier-north'", 'map http://c.test/ http://o.test/'].join('\n'),
+  );
+  assert.equal(plain!.strategy, 's3-replicas');
+  assert.equal(quoted!.strategy, 'mid-tier-north');
+  assert.equal(none!.strategy, null);
+});
+
+test('@strategy on a redirect rule is dropped with a warning', () => {
+  const parsed = parseText('redirect http://a.test/ http://o.test/ @strategy=s1');
+  assert.deepEqual(errorsOf(parsed), []);
+  assert.equal(parsed.rules[0]!.strategy, null);
+  assert.match(warningsOf(parsed)[0]!.message, /@strategy on a redirect rule is ignored/);
+});
+
 test('@mapid is accepted with a warning', () => {
   const parsed = parseText('map http://a.test/ http://o.test/ @mapid=7');
   assert.deepEqual(errorsOf(parsed), []);
@@ -424,7 +440,8 @@ test('each kind of mistake in a rule is an error naming the file, the line and w
     ['regex_map /x/ http://o.test/', /regex_map needs a host pattern in the from-URL/],
     ['reverse_map /x/ http://o.test/', /reverse_map needs a host in its from-URL/],
     ['map http://a.test/ http://o.test/ @colour=red', /unknown option @colour=red \(known: @plugin, @pparam/],
-    ['map http://a.test/ http://o.test/ @strategy=s1', /@strategy=s1: next-hop strategies are not supported/],
+    ['map http://a.test/ http://o.test/ @strategy=', /@strategy= needs a strategy name from strategies.yaml/],
+    ['map http://a.test/ http://o.test/ @strategy=a @strategy=b', /@strategy=b: the rule already names @strategy=a \(one strategy per rule\)/],
     ['map http://a.test/ http://o.test/ @volume=2', /@volume=2: cache volumes do not exist/],
     ['map http://a.test/ http://o.test/ @action=maybe', /@action=maybe is not allow or deny/],
     ['map http://a.test/ http://o.test/ @src_ip=1.2.3', /@src_ip: "1.2.3" is not an IP address/],
