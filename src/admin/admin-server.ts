@@ -7,7 +7,7 @@
  *   GET /status         the status page (HTML)
  *   GET /status.json    what the status page shows
  *   GET /healthz        200 "ok" while the process answers (liveness)
- *   GET /readyz         200 when every readiness check passes, else 503 listing the failing ones
+ *   GET /readyz         200 when every readiness check passes (naming degraded ones), else 503 listing the failing ones
  *
  * HEAD works wherever GET does; other methods get 405, unknown paths 404, addresses outside the allow list 403
  * (before anything else is looked at). Nothing is cached by clients or proxies (Cache-Control: no-store).
@@ -72,7 +72,8 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
     '/readyz',
     async (o) => {
       const r = await o.health();
-      if (r.ready) return text(200, 'ready\n');
+      // Degraded checks (an origin pool member down) pass, and are named under "ready".
+      if (r.ready) return text(200, `ready\n${r.checks.filter((c) => c.degraded).map((c) => `${c.name}: ${c.detail}\n`).join('')}`);
       const failing = r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}\n`);
       return text(503, `not ready\n${failing.join('')}`);
     },

@@ -4,11 +4,15 @@
  *   config       a configuration is loaded (a failed reload keeps the old one, which still counts)
  *   credentials  every rule's plugins can sign: RemapPlugin.health() — credentials present and not expired
  *   origins      the origins of the rules accept TCP connections (probed in the background, never per request)
+ *   pools        the members of origin pools (@strategy) that are up, by their own health checks; members down
+ *                are listed ("degraded") while the instance stays ready, as failover hides them from clients
  *
  * Liveness (/healthz) is deliberately no check at all: the process answering is the whole answer, so a load
  * balancer never restarts a process because S3 is slow.
  */
 import { connect } from 'node:net';
+import type { RemapPlugin } from '../plugins/api.js';
+import type { MemberStatus } from '../pool/origin-pool.js';
 import type { RemapConfig } from '../remap/load.js';
 import { DEFAULT_PORT } from '../remap/remap-url.js';
 
@@ -17,6 +21,8 @@ export interface HealthCheck {
   ok: boolean;
   /** One line for a person; never secret. */
   detail: string;
+  /** Passing, but something behind it is down (an origin pool member): /readyz lists it under "ready". */
+  degraded?: boolean;
 }
 
 export interface Readiness {
@@ -40,16 +46,19 @@ export function configCheck(config: RemapConfig | null): HealthCheck {
 export function credentialsCheck(config: RemapConfig, now = Date.now()): HealthCheck {
   const problems: string[] = [];
   let reporting = 0;
-  for (const rule of config.rules) {
-    for (const instance of rule.instances) {
-      if (typeof instance.health !== 'function') continue;
-      reporting++;
-      const h = instance.health();
-      if (!h.ready) problems.push(`${rule.id}: ${h.reason ?? 'not ready'}`);
-      else if (h.credentialsExpireAt != null && h.credentialsExpireAt <= now) {
-        problems.push(`${rule.id}: credentials expired at ${new Date(h.credentialsExpireAt).toISOString()}`);
-      }
+  const ask = (who: string, instance: RemapPlugin) => {
+    if (typeof instance.health !== 'function') return;
+    reporting++;
+    const h = instance.health();
+    if (!h.ready) problems.push(`${who}: ${h.reason ?? 'not ready'}`);
+    else if (h.credentialsExpireAt != null && h.credentialsExpireAt <= now) {
+      problems.push(`${who}: credentials expired at ${new Date(h.credentialsExpireAt).toISOString()}`);
     }
+  };
+  for (const rule of config.rules) for (const instance of rule.instances) ask(rule.id, instance);
+  // Origin pool members with their own s3_auth sign for them instead of the rule's plugins.
+  for (const pool of config.pools ?? []) {
+    for (const m of pool.members) if (m.signer !== null) ask(`strategy ${pool.name} ${m.def.id}`, m.signer);
   }
   if (problems.length > 0) {
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
@@ -70,19 +79,50 @@ export function credentialExpiries(config: RemapConfig): { rule: string; expires
   return out;
 }
 
+/** Every origin pool member of the configuration and its state, for the metrics and the pools check. */
+export function poolMembers(config: RemapConfig): MemberStatus[] {
+  return (config.pools ?? []).flatMap((p) => p.status());
+}
+
+/**
+ * Origin pools: passes while at least one member of every pool is up — the pool hides a member that is down, and
+ * taking this instance out of rotation would not bring it back (every instance sees the same origins). Members
+ * down are named, with their last failure, in the detail, and make the check `degraded`.
+ */
+export function poolsCheck(config: RemapConfig, now = Date.now()): HealthCheck {
+  const members = poolMembers(config);
+  if (members.length === 0) return { name: 'pools', ok: true, detail: 'no origin pool' };
+  const down = members.filter((m) => !m.up);
+  const strategies = new Set(members.map((m) => m.strategy));
+  const dead = [...strategies].filter((s) => members.every((m) => m.strategy !== s || !m.up));
+  if (down.length === 0) return { name: 'pools', ok: true, detail: `${members.length} member(s) of ${strategies.size} pool(s) up` };
+  const names = down.map((m) => {
+    const since = m.downSince !== null ? ` for ${Math.max(0, Math.round((now - m.downSince) / 1000))} s` : '';
+    return `${m.strategy} ${m.origin} (down${since}${m.lastFailure ? `, last failure ${m.lastFailure}` : ''})`;
+  });
+  const detail = `${down.length} of ${members.length} member(s) down: ${names.join('; ')}`;
+  if (dead.length > 0) return { name: 'pools', ok: false, detail: `every member of ${dead.join(', ')} is down; ${detail}` };
+  return { name: 'pools', ok: true, degraded: true, detail };
+}
+
 export interface ProbeTarget {
   host: string;
   port: number;
 }
 
 /**
- * The origins a configuration forwards to, once each: the to-URLs of map rules. A regex rule whose to-host uses
- * captures ($1) names no single origin and is left out.
+ * The origins a configuration forwards to, once each: the to-URLs of map rules, and the members of the origin pools
+ * of rules with @strategy. A regex rule whose to-host uses captures ($1) names no single origin and is left out.
  */
 export function originTargets(config: RemapConfig): ProbeTarget[] {
   const seen = new Map<string, ProbeTarget>();
   for (const rule of config.rules) {
     if (rule.kind !== 'map') continue;
+    if (rule.pool) {
+      // The to-URL of a rule with @strategy is never contacted: its pool's members are.
+      for (const m of rule.pool.pool.members) seen.set(`${m.def.host}:${m.def.port}`, { host: m.def.host, port: m.def.port });
+      continue;
+    }
     const to = rule.to;
     if (to.host === '' || to.host.includes('$')) continue;
     const port = to.port ?? DEFAULT_PORT[to.scheme ?? 'http'];

@@ -10,7 +10,17 @@ import { Metrics, type MetricsSnapshot } from '../observability/metrics.js';
 import { parseIpEntry } from '../remap/ip-range.js';
 import type { RemapdServer } from '../server.js';
 import { createAdminServer } from './admin-server.js';
-import { configCheck, credentialExpiries, credentialsCheck, OriginProbe, originTargets, type Readiness, readiness } from './health.js';
+import {
+  configCheck,
+  credentialExpiries,
+  credentialsCheck,
+  OriginProbe,
+  originTargets,
+  poolMembers,
+  poolsCheck,
+  type Readiness,
+  readiness,
+} from './health.js';
 import { buildStatus } from './status.js';
 import { mergeWorkerMetrics, mergeWorkerReadiness } from './workers.js';
 
@@ -35,7 +45,7 @@ export function processObservability(): ProcessObservability {
   const removers: (() => void)[] = [];
   const ready = async (): Promise<Readiness> => {
     if (!server || !probe) return readiness([configCheck(null)]);
-    return readiness([configCheck(server.config), credentialsCheck(server.config), probe.check()]);
+    return readiness([configCheck(server.config), credentialsCheck(server.config), probe.check(), poolsCheck(server.config)]);
   };
   return {
     metrics,
@@ -45,6 +55,7 @@ export function processObservability(): ProcessObservability {
       metrics.watchCache(s.cache);
       metrics.watchReloads(() => s.reloadState);
       metrics.watchCredentials(() => credentialExpiries(s.config));
+      metrics.watchOriginPools(() => poolMembers(s.config));
       metrics.startSampling();
       probe = new OriginProbe({ targets: () => originTargets(s.config) });
       probe.start();

@@ -56,6 +56,8 @@ export const METRIC = {
   cachePurges: 'remapd_cache_purges_total',
   cacheInvalidations: 'remapd_cache_invalidations_total',
   credentialsExpiry: 'remapd_credentials_expiry_timestamp_seconds',
+  originUp: 'remapd_origin_up',
+  originFailovers: 'remapd_origin_failovers_total',
   startTime: 'remapd_start_time_seconds',
   processes: 'remapd_processes',
   residentMemory: 'remapd_resident_memory_bytes',
@@ -197,11 +199,18 @@ export class Metrics {
     'Origin requests that could not be signed (sendRequest hook failures: ERR_SIGNING_KEY, ERR_CREDENTIALS, ERR_PLUGIN), by rule and code.',
     ['rule', 'code'],
   );
+  readonly #originFailovers = this.registry.counter(
+    METRIC.originFailovers,
+    'Origin pool attempts that failed (connection error, timeout or a failover status) and were sent again to the next member, by strategy.',
+    ['strategy'],
+  );
+  readonly #failoverSeries = new Map<string, CounterChild>();
   /** What reload() and configLoaded() record; replaced by the server's own state when watchReloads is used. */
   readonly #reloadsSeen: ReloadView = { reloadsOk: 0, reloadsFailed: 0, lastReload: null, configVersion: null, loadedAt: null };
   #readReloads: () => ReloadView = () => this.#reloadsSeen;
   #cache: Cache | null = null;
   #credentials: (() => readonly CredentialExpiry[]) | null = null;
+  #poolMembers: (() => readonly PoolMemberState[]) | null = null;
   readonly #startedAt: number;
 
   /** Running totals since start, and their values at the last history sample. */
@@ -216,6 +225,16 @@ export class Metrics {
     this.#registerReloadMetrics();
     this.#registerCacheMetrics();
     this.#registerProcessMetrics();
+    this.#registerPoolMetrics();
+  }
+
+  /**
+   * Origin pool members up (1) or down (0), read from the configuration in force when a snapshot is taken. With
+   * workers each has its own view of the members; `min` shows a member down when any worker has it down.
+   */
+  #registerPoolMetrics(): void {
+    this.registry.gaugeFunc(METRIC.originUp, 'Whether an origin pool member (strategies.yaml) is up (1) or marked down (0), by strategy and origin (host:port).', () =>
+      (this.#poolMembers?.() ?? []).map((m) => ({ labels: { strategy: m.strategy, origin: m.origin }, value: m.up ? 1 : 0 })), 'min');
   }
 
   /** Reloads and the configuration in force: from reload()/configLoaded(), or the server's state (watchReloads). */
@@ -337,6 +356,18 @@ export class Metrics {
     c.inc();
   }
 
+  /** An origin pool attempt failed and the request goes to the next member of `strategy`. */
+  originFailover(strategy: string): void {
+    let c = this.#failoverSeries.get(strategy);
+    if (c === undefined) this.#failoverSeries.set(strategy, (c = this.#originFailovers.labels(strategy)));
+    c.inc();
+  }
+
+  /** Reads the origin pools' members and their state when a snapshot is taken. */
+  watchOriginPools(read: () => readonly PoolMemberState[]): void {
+    this.#poolMembers = read;
+  }
+
   /** A configuration reload was attempted. (Or let watchReloads read the server's own counters.) */
   reload(ok: boolean): void {
     const v = this.#reloadsSeen;
@@ -456,6 +487,13 @@ export interface ReloadView {
   /** null until a configuration is known. */
   configVersion: string | null;
   loadedAt: Date | null;
+}
+
+/** One origin pool member, as the remapd_origin_up gauge reads it. */
+export interface PoolMemberState {
+  strategy: string;
+  origin: string;
+  up: boolean;
 }
 
 export interface CredentialExpiry {

@@ -131,6 +131,17 @@ describe('admin routes', () => {
     ready = readiness([]);
   });
 
+  test('GET /readyz: a degraded check (an origin pool member down) passes and is named under "ready"', STEP, async () => {
+    ready = readiness([
+      { name: 'config', ok: true, detail: 'fine' },
+      { name: 'pools', ok: true, degraded: true, detail: '1 of 2 member(s) down: regions 10.0.0.1:9000 (down for 4 s, last failure ERR_ORIGIN_CONNECT)' },
+    ]);
+    const res = await request(url, { path: '/readyz' });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'ready\npools: 1 of 2 member(s) down: regions 10.0.0.1:9000 (down for 4 s, last failure ERR_ORIGIN_CONNECT)\n');
+    ready = readiness([]);
+  });
+
   test('HEAD answers like GET without a body; a query string is ignored', STEP, async () => {
     const get = await request(url, { path: '/metrics?x=1' });
     const head = await request(url, { method: 'HEAD', path: '/metrics' });
