@@ -32,7 +32,8 @@
  *   from the route's parameters, and an empty key adds no slash. AWS signs the path as sent. Workaround: bucket
  *   requests to it (listing) are made as `/bucket?…`, which remapd's rule must produce (a to-URL without trailing
  *   slash, the client asking for the root with no extra slash), or virtual-host style (see next point); judge 1
- *   checks that `/bucket/?…` is signed with its slash.
+ *   checks that `/bucket/?…` is signed with its slash. Since the AWS SDK lists with `/bucket/?…` (gateway tests),
+ *   the V4 fix below also puts the slash back when the path as sent had it.
  * - Virtual-host style: when the Host is `BUCKET.s3(-website)(.REGION).<serviceEndpoint>` (default serviceEndpoint
  *   `amazonaws.com`) it rewrites the path to `/BUCKET/key` for its router and then canonicalises THAT path,
  *   `/BUCKET/key` (V2's CanonicalizedResource rule, applied to V4 by mistake), whereas AWS V4 signs the path on the
@@ -164,6 +165,13 @@ function fixVirtualHostCanonicalUri(): void {
       if (uri === prefix || uri.startsWith(`${prefix}/`)) {
         return original.call(this, { ...canonicalRequest, uri: uri.slice(prefix.length) || '/' }, request);
       }
+    }
+    // `/bucket/?…` (what the SDK sends for a listing): s3rver rebuilds `/bucket`, AWS signs the path as sent.
+    const target = requestTargets.get(canonicalRequest.headers);
+    if (target !== undefined) {
+      const q = target.indexOf('?');
+      const sent = q < 0 ? target : target.slice(0, q);
+      if (sent === `${canonicalRequest.uri}/`) return original.call(this, { ...canonicalRequest, uri: sent }, request);
     }
     return original.call(this, canonicalRequest, request);
   };

@@ -16,6 +16,8 @@ const V4_QUERY_AUTH: ReadonlySet<string> = new Set([
   'x-amz-signedheaders',
   'x-amz-signature',
   'x-amz-security-token',
+  // Signed into a presigned URL by the SDKs when the payload is not UNSIGNED-PAYLOAD; part of the client's auth.
+  'x-amz-content-sha256',
 ]);
 /** V2 query authentication; `Expires` only counts as auth next to a Signature. */
 const V2_QUERY_AUTH: ReadonlySet<string> = new Set(['awsaccesskeyid', 'signature', 'expires']);

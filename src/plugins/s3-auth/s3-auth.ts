@@ -33,6 +33,8 @@ import { signV4Request, type V4Signer } from './sign-v4-request.js';
 import type { ScopedKey } from './signing-keys.js';
 
 const CLIENT_AUTH = new Set(CLIENT_AUTH_HEADERS);
+/** Methods whose requests undici writes a `Content-Length: 0` for (it expects a payload for them). */
+const PAYLOAD_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'PATCH']);
 
 /**
  * Takes the client's own authentication off the request; returns false when the request is to go out as the client
@@ -41,6 +43,10 @@ const CLIENT_AUTH = new Set(CLIENT_AUTH_HEADERS);
 function removeClientAuth(req: OriginRequest, passthrough: boolean): boolean {
   if (passthrough && hasClientAuth(req.headers, req.search)) return false;
   req.headers.deleteWhere((name) => CLIENT_AUTH.has(name));
+  // `Content-Length: 0` on a bodyless DELETE/GET/HEAD (the aws CLI sends it): undici leaves it out of what it writes
+  // (RFC 9110 §8.6: not sent when the method anticipates no content), so signing it would sign a header the
+  // origin never sees — SignatureDoesNotMatch. Dropped before signing.
+  if (req.body === null && !PAYLOAD_METHODS.has(req.method) && req.headers.get('content-length') === '0') req.headers.delete('content-length');
   if (req.search.length > 1) req.search = stripQueryAuth(req.search);
   return true;
 }

@@ -146,6 +146,16 @@ describe('--client-signed', () => {
     assert.match(req.headers.get('authorization')!, /^AWS AKIDORIGIN:/);
   });
 
+  test('Content-Length: 0 on a bodyless DELETE is neither signed nor sent (undici does not write it; the aws CLI sends it)', async () => {
+    const req = { ...originRequest('', ['Content-Length', '0']), method: 'DELETE' };
+    await plugin().sendRequest!(txnFor(req), req);
+    assert.equal(req.headers.has('content-length'), false);
+    assert.doesNotMatch(req.headers.get('authorization')!, /content-length/);
+    const put = { ...originRequest('', ['Content-Length', '0']), method: 'PUT' };
+    await plugin().sendRequest!(txnFor(put), put);
+    assert.equal(put.headers.get('content-length'), '0', 'a PUT of nothing keeps its length');
+  });
+
   test('an unknown value is refused at load', () => {
     assert.throws(() => plugin('--client-signed=sometimes'), /--client-signed must be "resign" or "passthrough"/);
   });
