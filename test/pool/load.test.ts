@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { credentialsCheck, originTargets, poolsCheck } from '../../src/admin/health.js';
@@ -12,7 +15,7 @@ import type { Diagnostic } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { loadRemapConfig } from '../../src/remap/load.js';
 import { runCli } from '../support/cli.js';
-import { tempDir } from '../support/harness.js';
+import { LOOPBACK, tempDir } from '../support/harness.js';
 
 const STEP = { timeout: 20_000 };
 
@@ -145,4 +148,28 @@ test('remapd check: OK with a good strategies.yaml; exit 1 naming file:line for 
   const missing = await runCli(['check', '-c', join(unknown, 'remap.config')]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /remap\.config:1: error: @strategy=other: no strategy "other"/);
+});
+
+test('active checks start with the configuration and stop when it is retired (close: reload or shutdown)', STEP, async (t) => {
+  let checks = 0;
+  const server = createServer((_req, res) => {
+    checks++;
+    res.end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as AddressInfo).port;
+  const dir = folder(t, {
+    'remap.config': 'map http://a.test/ http://o.test/ @strategy=checked\n',
+    'strategies.yaml': `strategies:\n  - strategy: checked\n    policy: first_live\n    groups: [[{ host: ${LOOPBACK}, protocol: [{ scheme: http, port: ${port} }] }]]\n    failover: { health_check: [passive, active] }\n    health_check: { path: /health, interval: 30ms, timeout: 20ms }\n`,
+  });
+  const { config } = await loadRemapConfig(join(dir, 'remap.config'), { logger: silentLogger });
+  const deadline = Date.now() + 5_000;
+  while (checks < 3 && Date.now() < deadline) await sleep(10);
+  assert.ok(checks >= 3, `${checks} checks`);
+  await config!.close();
+  await sleep(60);
+  const after = checks;
+  await sleep(150);
+  assert.equal(checks, after, 'no check after the configuration was retired');
 });
