@@ -11,6 +11,7 @@ import { cachePlugin } from './cache/cache-plugin.js';
 import { confRemapPlugin } from './conf-remap/conf-remap.js';
 import { headerRewritePlugin } from './header-rewrite/header-rewrite.js';
 import { s3AuthPlugin } from './s3-auth/s3-auth.js';
+import { s3ClientAuthPlugin } from './s3-client-auth/s3-client-auth.js';
 
 /** Built-in plugins by ATS name without `.so`. */
 const BUILTINS: ReadonlyMap<string, PluginFactory> = new Map<string, PluginFactory>([
@@ -18,6 +19,8 @@ const BUILTINS: ReadonlyMap<string, PluginFactory> = new Map<string, PluginFacto
   ['conf_remap', confRemapPlugin],
   ['s3_auth', s3AuthPlugin],
   ['cache', cachePlugin],
+  // remapd's S3 gateway: verifies the client's own S3 signature before s3_auth re-signs for the origin (issue 8).
+  ['s3_client_auth', s3ClientAuthPlugin],
   // ATS 10 renamed s3_auth to origin_server_auth; both names load the same plugin.
   ['origin_server_auth', s3AuthPlugin],
 ]);

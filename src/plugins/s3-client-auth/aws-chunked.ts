@@ -297,8 +297,8 @@ export class AwsChunkedDecoder extends Transform {
     }
     const sent = this.#trailers[0]?.[1];
     if (sent !== undefined && this.#checksum !== null && sent !== this.#checksum.digest()) {
-      // S3 answers BadDigest here; s3-error.ts has no such code yet, and InvalidRequest is still a 400.
-      throw new S3AuthError('InvalidRequest', `The ${this.#check.trailerHeader} you specified did not match the calculated checksum.`);
+      // S3's answer to a trailing checksum that does not match.
+      throw new S3AuthError('BadDigest', `The ${this.#check.trailerHeader} you specified did not match the calculated checksum.`);
     }
     this.#state = 'done';
   }

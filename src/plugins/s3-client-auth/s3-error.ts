@@ -32,6 +32,8 @@ export const S3_ERROR_CODES = {
   InvalidRequest: 'ERR_S3_AUTH_BAD_REQUEST',
   /** x-amz-content-sha256 is missing or not a hash or a known marker. */
   InvalidArgument: 'ERR_S3_AUTH_BAD_REQUEST',
+  /** A checksum the client sent (an aws-chunked trailer's x-amz-checksum-*) does not match the body. */
+  BadDigest: 'ERR_S3_AUTH_BAD_REQUEST',
   /** The body ended before the length that was declared or signed (aws-chunked framing, decoded length). */
   IncompleteBody: 'ERR_S3_AUTH_BAD_REQUEST',
   /** A request without any authentication on a rule that requires it. */

@@ -245,7 +245,7 @@ describe('signed uploads from the independent encoder', () => {
       assert.ok(r.data.equals(payload));
       // A wrong checksum, correctly signed (the client's own mistake): refused, nothing complete released.
       const wrong = encode(payload, [20000, payload.length - 20000], { trailer: [name, createHash('md5').update(name).digest('base64')] });
-      assertRefused(await decode(wrong, check({ trailer: true, trailerHeader: name })), 'InvalidRequest', payload);
+      assertRefused(await decode(wrong, check({ trailer: true, trailerHeader: name })), 'BadDigest', payload);
     }
   });
 
@@ -280,7 +280,7 @@ describe('unsigned uploads with a trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER)',
     corrupt[5] = 0x21;
     const body = encode(corrupt, [30000, payload.length - 30000], { signed: false, trailer: ['x-amz-checksum-crc32', crc32Base64(payload)] });
     const r = await decode(body, unsigned());
-    assert.ok(r.error instanceof S3AuthError && r.error.s3Code === 'InvalidRequest', String(r.error));
+    assert.ok(r.error instanceof S3AuthError && r.error.s3Code === 'BadDigest', String(r.error));
     assert.ok(r.data.length < payload.length);
   });
 
