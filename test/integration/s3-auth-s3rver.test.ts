@@ -323,10 +323,11 @@ describe('s3rver quirks the workarounds depend on (a version change must be noti
     assert.match(old.body, /<Code>RequestTimeTooSkewed<\/Code>/);
   });
 
-  test('`/bucket/?…` is canonicalised as `/bucket`: an AWS-correct signature of a bucket request with a slash is refused', STEP_TIMEOUT, async () => {
+  test('`/bucket/?…`: with the harness putting its slash back, an AWS-correct signature of a bucket request with a slash is accepted', STEP_TIMEOUT, async () => {
+    // Unpatched, s3rver canonicalises it as `/bucket` and answers SignatureDoesNotMatch (the header comment of
+    // test/support/s3rver.ts); the AWS SDK lists with `/bucket/?…`, so the harness restores the path as sent.
     const res = await sdkSigned(`/${PATH_BUCKET}/`, new Date());
-    assert.equal(res.status, 403);
-    assert.match(res.body, /<Code>SignatureDoesNotMatch<\/Code>/);
+    assert.equal(res.status, 200, res.body);
   });
 
   test('anonymous requests are accepted (the tests use this to look behind remapd’s back)', STEP_TIMEOUT, async () => {
