@@ -493,8 +493,9 @@ async function forwardToPool(ctx: ProxyContext, rule: Rule, rp: RulePool, txn: T
       }
       const code = originErrorCode(err);
       metrics?.observeOrigin(rule.id, performance.now() - started, code);
-      if (code === 'ERR_BAD_REQUEST') {
-        // The request cannot be sent anywhere (its body did not match its length): not the member's fault.
+      if (err instanceof RemapdError && err.status < 500) {
+        // The request cannot be sent anywhere — its body did not match its length, or not what its client signed
+        // (s3_client_auth's checks fail the body stream): not the member's fault.
         pool.abandoned(member);
         throw err;
       }

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import {
   DeleteObjectCommand,
@@ -122,6 +123,25 @@ describe('the AWS SDK for JavaScript through the gateway', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'big/multipart.bin' }));
     const back = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
     assert.equal(createHash('sha256').update(back).digest('hex'), createHash('sha256').update(data).digest('hex'));
+  });
+
+  test('a streamed upload (the SDK sends aws-chunked with a crc32 trailer) reaches the origin as the plain body', STEP, async () => {
+    const s3 = client(CLIENT);
+    const data = Buffer.alloc(200_000, 'q');
+    const seen: Record<string, string | undefined> = {};
+    s3.middlewareStack.add(
+      (next) => async (args) => {
+        const h = (args.request as { headers: Record<string, string> }).headers;
+        if (h['x-amz-content-sha256']?.startsWith('STREAMING')) Object.assign(seen, { sha: h['x-amz-content-sha256'], encoding: h['content-encoding'] });
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low' },
+    );
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'stream/obj.bin', Body: Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]), ContentLength: data.length }));
+    assert.deepEqual(seen, { sha: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', encoding: 'aws-chunked' }, 'the SDK framed the body');
+    const stored = await anonymousRequest(gw.s3.port, 'GET', `/${BUCKET}/stream/obj.bin`);
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body, data.toString(), 'the origin stored the decoded body, no chunk framing');
   });
 
   test('presigned GET and PUT made by the SDK work; the origin gets a header-signed request', STEP, async () => {
