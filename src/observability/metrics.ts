@@ -36,6 +36,7 @@ export const METRIC = {
   originRequests: 'remapd_origin_requests_total',
   originErrors: 'remapd_origin_errors_total',
   originDuration: 'remapd_origin_request_duration_seconds',
+  originBodyFailures: 'remapd_origin_body_failures_total',
   signingFailures: 'remapd_signing_failures_total',
   reloads: 'remapd_reloads_total',
   lastReloadSuccessful: 'remapd_config_last_reload_successful',
@@ -150,6 +151,7 @@ interface RuleSeries {
   readonly originOutcomes: (CounterChild | undefined)[];
   originAborted: CounterChild | undefined;
   readonly originErrors: Map<string, CounterChild>;
+  originBodyFailures: CounterChild | undefined;
   readonly signingFailures: Map<string, CounterChild>;
 }
 
@@ -192,6 +194,11 @@ export class Metrics {
     METRIC.originDuration,
     'Time from sending an origin request to its response head (or its failure), by rule.',
     LATENCY_BUCKETS,
+    ['rule'],
+  );
+  readonly #originBodyFailures = this.registry.counter(
+    METRIC.originBodyFailures,
+    'Origin response bodies that failed after the head (reset, cut short of their Content-Length, idle past --body-idle-timeout): the client connection was cut and nothing was stored. By rule; a client that left is not counted.',
     ['rule'],
   );
   readonly #signingFailures = this.registry.counter(
@@ -348,6 +355,12 @@ export class Metrics {
     if (failed) this.#totals.originErrors++;
   }
 
+  /** An origin response body of `rule` that failed mid-way (the origin's fault, not a client that left). */
+  originBodyFailure(rule: string): void {
+    const r = this.#rules.get(rule) ?? this.#ruleSeries(rule);
+    (r.originBodyFailures ??= this.#originBodyFailures.labels(rule)).inc();
+  }
+
   /** An origin request of `rule` that could not be signed. */
   signingFailure(rule: string, code = 'ERR_SIGNING_KEY'): void {
     const r = this.#rules.get(rule) ?? this.#ruleSeries(rule);
@@ -472,6 +485,7 @@ export class Metrics {
       originOutcomes: [],
       originAborted: undefined,
       originErrors: new Map(),
+      originBodyFailures: undefined,
       signingFailures: new Map(),
     };
     this.#rules.set(rule, r);

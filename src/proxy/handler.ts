@@ -346,13 +346,7 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps 
       appendVia(head.headers, `${t.client.httpVersion} ${ctx.settings.viaName}`);
       return rule.hooks.sendResponse.length > 0 ? runResponseHooks(rule, t as Txn, head, 'sendResponse') : undefined;
     },
-    bodyFailed: (t, err) => {
-      ctx.logger.warn('origin response body failed; client connection aborted', {
-        rule: rule.id,
-        origin: `${t.originRequest.host}:${t.originRequest.port}`,
-        reason: (err as NodeJS.ErrnoException).code ?? err.message,
-      });
-    },
+    bodyFailed: (t, err) => originBodyFailed(ctx, rule, t as Txn, err),
     now: Date.now,
   };
 }
@@ -616,11 +610,20 @@ async function respondFromOrigin(
     // the log says why. (A client that left first was marked ABORTED by onClose, which also aborted the origin.)
     if (rec.code !== '-') return;
     rec.code = 'ERR_ORIGIN_BODY';
-    ctx.logger.warn('origin response body failed; client connection aborted', {
-      rule: rule.id,
-      origin: `${txn.originRequest.host}:${txn.originRequest.port}`,
-      reason: (err as NodeJS.ErrnoException).code ?? err.message,
-    });
+    originBodyFailed(ctx, rule, txn, err);
+  });
+}
+
+/**
+ * An origin body that failed after its head (reset, cut short, idle too long): logged and counted once per origin
+ * response, from the relay or from the cache fill. A client that left first is neither: that is not the origin.
+ */
+function originBodyFailed(ctx: ProxyContext, rule: Rule, txn: Txn, err: Error): void {
+  ctx.metrics?.originBodyFailure(rule.id);
+  ctx.logger.warn('origin response body failed; client connection aborted', {
+    rule: rule.id,
+    origin: `${txn.originRequest.host}:${txn.originRequest.port}`,
+    reason: (err as NodeJS.ErrnoException).code ?? err.message,
   });
 }
 
