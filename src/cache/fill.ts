@@ -54,11 +54,25 @@ export class Fill {
   onBodyError: ((err: Error) => void) | null = null;
   /** Joins of waiters that arrived before the head; the body does not flow until they have attached. */
   readonly pendingAttach = new Set<Promise<unknown>>();
+  /** Clients waiting for the head (the one that started the fetch and those that joined it) still connected. */
+  #waiting = 0;
 
   constructor(key: string, background: boolean) {
     this.key = key;
     this.background = background;
     this.headReady = new Promise((resolve) => (this.#headReady = resolve));
+  }
+
+  /**
+   * Counts a client waiting for the head. When every waiting client has left before the head arrived, the fetch is
+   * cancelled: a body nobody reads is aborted at its head anyway, so running on to --response-timeout would only
+   * hold an origin connection (a thousand clients leaving would hold a thousand). A background refresh runs on.
+   */
+  waitFor(res: ServerResponse): void {
+    this.#waiting++;
+    res.once('close', () => {
+      if (--this.#waiting === 0 && this.outcome.kind === 'pending' && !this.background) this.controller.abort();
+    });
   }
 
   /** Sets the outcome and lets waiting readers go on. */
@@ -74,7 +88,8 @@ export class Fill {
 
   /** Whether a new request may still join and be served from the start. */
   get joinable(): boolean {
-    return !this.failed && (this.outcome.kind === 'pending' || (this.outcome.kind === 'stream' && this.outcome.shared && this.chunks !== null));
+    if (this.failed || this.controller.signal.aborted) return false;
+    return this.outcome.kind === 'pending' || (this.outcome.kind === 'stream' && this.outcome.shared && this.chunks !== null);
   }
 
   /**

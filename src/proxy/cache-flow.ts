@@ -145,6 +145,14 @@ function refresh(entry: CacheEntry, response: OriginResponse, policy: CachePolic
 }
 
 /**
+ * Takes a fill out of the in-flight map, if it is still the one there: a fill cancelled because its clients left
+ * is replaced at once by the next request's, which its own ending must not take out.
+ */
+function retire(cache: Cache, fill: Fill): void {
+  if (cache.inflight.get(fill.key) === fill) cache.inflight.delete(fill.key);
+}
+
+/**
  * The fetch itself (run by the request that starts it, or in the background): conditional headers for a stale
  * entry, the origin request, and the outcome.
  */
@@ -172,8 +180,9 @@ async function runFill(
   try {
     response = await deps.forward(txn, fill.controller.signal);
   } catch (err) {
-    cache.inflight.delete(fill.key);
-    if (stale && usableStale(stale, deps.now(), 'staleIfError')) {
+    retire(cache, fill);
+    // Cancelled because every client left (Fill.waitFor): no origin failure, nothing to stand in for it.
+    if (stale && !fill.controller.signal.aborted && usableStale(stale, deps.now(), 'staleIfError')) {
       store.stats.staleServed++;
       fill.settle({ kind: 'entry', entry: stale, status: 'fwd=stale; detail=stale-if-error', xCache: 'hit-stale' });
     } else {
@@ -188,7 +197,7 @@ async function runFill(
       // The 304's fields go through the same readResponse hooks and reverse_map as a full response would.
       await deps.storedHead(txn, response);
     } catch (err) {
-      cache.inflight.delete(fill.key);
+      retire(cache, fill);
       fill.settle({ kind: 'error', error: err });
       return;
     }
@@ -202,14 +211,14 @@ async function runFill(
       freshness: stale.freshness,
     });
     store.stats.revalidatedNotModified++;
-    cache.inflight.delete(fill.key);
+    retire(cache, fill);
     fill.settle({ kind: 'entry', entry: stale, status: 'fwd=stale; fwd-status=304', xCache: 'hit-stale' });
     return;
   }
   if (stale && response.status >= 500 && usableStale(stale, responseTime, 'staleIfError')) {
     response.body.resume();
     store.stats.staleServed++;
-    cache.inflight.delete(fill.key);
+    retire(cache, fill);
     fill.settle({ kind: 'entry', entry: stale, status: `fwd=stale; fwd-status=${response.status}; detail=stale-if-error`, xCache: 'hit-stale' });
     return;
   }
@@ -218,7 +227,7 @@ async function runFill(
     head = await deps.storedHead(txn, response);
   } catch (err) {
     response.body.destroy();
-    cache.inflight.delete(fill.key);
+    retire(cache, fill);
     fill.settle({ kind: 'error', error: err });
     return;
   }
@@ -231,7 +240,7 @@ async function runFill(
   if (reason !== null) {
     markCache(txn, `${fwd}; fwd-status=${head.status}; detail=${reason}`, 'miss');
     fill.chunks = null;
-    cache.inflight.delete(fill.key);
+    retire(cache, fill);
     // The object changed into something not storable: the stale copy must not be served again.
     if (stale) store.delete(fill.key);
   } else {
@@ -241,10 +250,8 @@ async function runFill(
   fill.onBodyError = (err) => deps.bodyFailed(txn, err);
   fill.settle({ kind: 'stream', head, shared: reason === null, age: ageBasis(head.headers, requestTime, responseTime) });
   await Promise.allSettled([...fill.pendingAttach]);
-  const complete = await fill.pump(response.body, store.limits.maxObjectBytes, () => {
-    if (cache.inflight.get(fill.key) === fill) cache.inflight.delete(fill.key);
-  });
-  if (cache.inflight.get(fill.key) === fill) cache.inflight.delete(fill.key);
+  const complete = await fill.pump(response.body, store.limits.maxObjectBytes, () => retire(cache, fill));
+  retire(cache, fill);
   // Only a whole body is stored: a cut connection, or fewer bytes than Content-Length said, never is.
   const whole = complete && (declared === undefined || Number(declared) === fill.size);
   if (reason === null && whole && fill.chunks !== null) {
@@ -300,7 +307,7 @@ export async function serveThroughCache(
         cache.inflight.set(key, fill);
         const bg = { ...txn.originRequest, headers: txn.originRequest.headers.clone(), body: null };
         const bgTxn = Object.assign(Object.create(Object.getPrototypeOf(txn) as object) as Txn, txn, { originRequest: bg });
-        void runFill(cache, fill, entry, bgTxn, policy, deps).catch(() => cache.inflight.delete(key));
+        void runFill(cache, fill, entry, bgTxn, policy, deps).catch(() => retire(cache, fill));
       }
       await serveEntry(entry, txn, req, res, rec, deps);
       return true;
@@ -324,10 +331,11 @@ export async function serveThroughCache(
     cache.inflight.set(key, fill);
     const started = fill;
     void runFill(cache, started, entry, txn, policy, deps).catch((err: unknown) => {
-      if (cache.inflight.get(key) === started) cache.inflight.delete(key);
+      retire(cache, started);
       if (started.outcome.kind === 'pending') started.settle({ kind: 'error', error: err });
     });
   }
+  if (fill.outcome.kind === 'pending') fill.waitFor(res);
   const joined = readFill(fill, collapsed, txn, req, res, rec, deps);
   // The body waits for readers that are there before the head (the starter, and waiters joining early).
   if (!collapsed || fill.outcome.kind === 'pending') fill.pendingAttach.add(joined);
@@ -347,7 +355,11 @@ async function readFill(
   await fill.headReady;
   const outcome = fill.outcome;
   const suffix = collapsed ? '; collapsed' : '';
-  if (outcome.kind === 'error') throw outcome.error;
+  if (outcome.kind === 'error') {
+    // The fetch was cancelled because this client (and every other waiting one) left: nothing failed, nobody to tell.
+    if (fill.controller.signal.aborted && res.destroyed) return true;
+    throw outcome.error;
+  }
   if (outcome.kind === 'entry') {
     markCache(txn, outcome.status + suffix, outcome.xCache);
     rec.cache = txn.cacheResult;

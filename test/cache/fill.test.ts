@@ -448,3 +448,36 @@ describe('Fill: settle and headReady', () => {
     assert.equal(failed.joinable, false);
   });
 });
+
+describe('Fill: clients waiting for the head', () => {
+  /** A response whose 'close' the test fires (a client that left). */
+  const waiting = () => new PassThrough() as unknown as ServerResponse;
+
+  test('the fetch is cancelled when the last client waiting for the head leaves, not before, and is then not joinable', () => {
+    const fill = new Fill('k', false);
+    const [a, b] = [waiting(), waiting()];
+    fill.waitFor(a);
+    fill.waitFor(b);
+    a.emit('close');
+    assert.equal(fill.controller.signal.aborted, false, 'one client still waits');
+    assert.equal(fill.joinable, true);
+    b.emit('close');
+    assert.equal(fill.controller.signal.aborted, true);
+    assert.equal(fill.joinable, false, 'a new request starts its own fetch');
+  });
+
+  test('clients leaving after the head do not cancel here (the readers decide then), nor does anyone cancel a background fill', () => {
+    const settled = new Fill('k', false);
+    const c = waiting();
+    settled.waitFor(c);
+    settled.settle({ kind: 'stream', head: head(), shared: true, age: AGE });
+    c.emit('close');
+    assert.equal(settled.controller.signal.aborted, false);
+
+    const background = new Fill('k', true);
+    const d = waiting();
+    background.waitFor(d);
+    d.emit('close');
+    assert.equal(background.controller.signal.aborted, false);
+  });
+});
