@@ -300,7 +300,9 @@ export async function startRgwCluster(): Promise<RgwCluster> {
     if (closed) return;
     closed = true;
     for (const d of daemons) killGroup(d);
-    await Promise.race([Promise.all(daemons.map((d) => d.exited)), sleep(EXIT_WAIT_MS)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(daemons.map((d) => d.exited)), new Promise((r) => (timer = setTimeout(r, EXIT_WAIT_MS)))]);
+    clearTimeout(timer);
     rmSync(dir, { recursive: true, force: true });
   };
   // A test process that ends without close() still takes its daemons with it (pdeathsig); this also removes the
