@@ -38,7 +38,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,8 @@ const START_DEADLINE_MS = 90_000;
 /** One run of a command-line tool (monmaptool, ceph, radosgw-admin …). */
 const TOOL_TIMEOUT_MS = 30_000;
 const POLL_MS = 200;
+/** Checks of one readiness condition, at most (with POLL_MS between them, more than the deadline allows). */
+const MAX_CHECKS = 500;
 /** How long close() waits for a killed daemon to be reaped. */
 const EXIT_WAIT_MS = 5_000;
 
@@ -194,12 +196,17 @@ function killGroup(d: Daemon): void {
   }
 }
 
+/** A daemon's log for an error message: its error lines (Ceph's level -1), else its last lines. */
 function tail(file: string, lines = 30): string {
+  let text: string;
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    text = readFileSync(file, 'utf8').trimEnd();
   } catch {
     return `(no ${file})`;
   }
+  const all = text.split('\n');
+  const errors = all.filter((l) => / -1 /.test(l));
+  return (errors.length ? errors : all).slice(-lines).join('\n');
 }
 
 /** Runs a tool, bounded in time; rejects with its output when it fails. */
@@ -313,13 +320,28 @@ export async function startRgwCluster(): Promise<RgwCluster> {
   };
   process.once('exit', onExit);
 
-  /** Polls `ready` until it returns a value, failing when a daemon has exited or the deadline passes. */
-  async function waitFor<T>(what: string, watch: Daemon, log: string, ready: () => Promise<T | undefined> | T | undefined): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const value = await ready();
-      if (value !== undefined) return value;
-      if (watch.exit !== undefined) throw new Error(`RGW tier: ${watch.name} ${watch.exit} while waiting for ${what}; its log:\n${tail(log)}`);
-      if (Date.now() > deadline) throw new Error(`RGW tier: ${what}: not ready after ${Date.now() - started} ms (${attempt} checks); ${watch.name}'s log:\n${tail(log)}`);
+  /**
+   * Polls `ready` until it returns a value (a throw counts as not yet, and is reported if it never is), failing when
+   * the watched daemon has exited, its log shows `giveUp`, after MAX_CHECKS checks or at the deadline.
+   */
+  async function waitFor<T>(what: string, watch: Daemon, log: string, ready: () => Promise<T | undefined> | T | undefined, giveUp?: RegExp): Promise<T> {
+    let last = '';
+    for (let check = 1; ; check++) {
+      try {
+        const value = await ready();
+        if (value !== undefined) return value;
+      } catch (err) {
+        last = `\nlast error: ${(err as Error).message}`;
+      }
+      const why =
+        watch.exit !== undefined
+          ? `${watch.name} ${watch.exit} while waiting for ${what}`
+          : giveUp && existsSync(log) && giveUp.test(readFileSync(log, 'utf8'))
+            ? `${what}: ${watch.name}'s log says ${giveUp.source}`
+            : check >= MAX_CHECKS || Date.now() > deadline
+              ? `${what}: not ready after ${Date.now() - started} ms (${check} checks)`
+              : undefined;
+      if (why) throw new Error(`RGW tier: ${why}${last}\n${watch.name}'s log:\n${tail(log)}`);
       await sleep(POLL_MS);
     }
   }
@@ -335,13 +357,13 @@ export async function startRgwCluster(): Promise<RgwCluster> {
     const mon = startDaemon('ceph-mon', 'ceph-mon', ['-c', conf, '-i', 'a']);
     daemons.push(mon);
 
-    // `osd new` both waits for the monitor (the CLI's connect timeout) and registers the OSD.
+    // Listening, by its own process (the port was free a moment ago: see the race in the header); a monitor that
+    // cannot bind retries for 10 s before it exits, so its log is read to fail at once.
+    const monLog = join(dir, 'mon.a.log');
+    await waitFor(`the monitor to listen on port ${monPort}`, mon, monLog, () => (listeningPort(mon.child.pid!) === monPort ? true : undefined), /unable to bind/);
     const osdUuid = randomUUID();
-    await waitFor(`the monitor on port ${monPort}`, mon, join(dir, 'mon.a.log'), () =>
-      run('ceph', ['-c', conf, '--connect-timeout', '5', 'osd', 'new', osdUuid, '0']).then(
-        () => true,
-        () => undefined,
-      ),
+    await waitFor(`the monitor on port ${monPort} to register the OSD`, mon, monLog, () =>
+      run('ceph', ['-c', conf, '--connect-timeout', '5', 'osd', 'new', osdUuid, '0']).then(() => true),
     );
     await run('ceph-osd', ['-c', conf, '-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
     const osd = startDaemon('ceph-osd', 'ceph-osd', ['-c', conf, '-i', '0']);
