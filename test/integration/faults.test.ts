@@ -66,7 +66,9 @@ test('an origin that accepts but never answers gives 504 after the response time
   assert.equal(res.status, 504);
   assert.equal(res.headers['x-remapd-error'], 'ERR_ORIGIN_TIMEOUT');
   assert.match(res.text, /sent no response within 300 ms/);
-  assert.ok(Date.now() - started < 5_000);
+  const elapsed = Date.now() - started;
+  // Not before the limit, and within it plus scheduling slack (a loaded 2-core machine).
+  assert.ok(elapsed >= 280 && elapsed < 300 + 1_500, `504 after ${elapsed} ms`);
 });
 
 test('an origin that closes without answering gives 502', async (t) => {
