@@ -71,6 +71,14 @@ export async function loadGeneration(configPath: string, tlsFiles: TlsFiles | nu
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more error(s))` : '';
     return { ok: false, message: `${errors[0] ? formatDiagnostic(errors[0]) : `${configPath}: errors`}${more}`, files };
   }
+  if (config.rules.length === 0) {
+    // What a full disk, an interrupted `>` redirection or a half-done deployment leaves: an empty file parses, to
+    // no rules, and would answer every request 404. A reload never puts that in force; stopping remapd does it.
+    await config.close();
+    const message = `${configPath}: no rules (an empty or truncated file?); a reload to no rules at all is refused`;
+    logger.error(message);
+    return { ok: false, message, files: [...config.files, ...files] };
+  }
   let tls: TlsCredentials | null = null;
   if (tlsFiles) {
     try {

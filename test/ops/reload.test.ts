@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
-import { renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { renameSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -217,4 +217,57 @@ test('a file change that breaks the configuration is logged with file:line and c
   assert.equal((await request(`${r.url}/k`)).text, 'origin saw /a/k');
   writeFileSync(top, `map / http://${LOOPBACK}:${origin.port}/b/\n`);
   await until(async () => (await request(`${r.url}/k`)).text === 'origin saw /b/k', 'the fixed file to be loaded');
+});
+
+/** What a configuration file can turn into on disk between two good versions, and the reload error that names it. */
+const BROKEN_FILES: { what: string; breakIt(file: string): void; error: RegExp }[] = [
+  { what: 'deleted', breakIt: (f) => unlinkSync(f), error: /cannot read .*remap\.config: no such file/ },
+  // A full disk or an interrupted `>` redirection leaves an empty file: it parses, to no rules at all.
+  { what: 'emptied', breakIt: (f) => writeFileSync(f, ''), error: /remap\.config: no rules/ },
+  { what: 'truncated mid-rule', breakIt: (f) => writeFileSync(f, 'map / '), error: /remap\.config:1: error: map needs a from-URL and a to-URL/ },
+  { what: 'overwritten with binary garbage', breakIt: (f) => writeFileSync(f, Buffer.from([0x00, 0x9f, 0x92, 0x96, 0x20, 0xff, 0xfe, 0x0a, 0x7f, 0x01])), error: /remap\.config:1: error/ },
+];
+
+test('the configuration file deleted, emptied, truncated or overwritten with garbage: each reload fails naming the file, the old configuration serves on, a request in flight finishes', { timeout: 30_000 }, async (t) => {
+  const origin = await echoOrigin(t);
+  const tmp = tempDir();
+  t.after(() => tmp.remove());
+  const top = join(tmp.dir, 'remap.config');
+  writeFileSync(top, `map / http://${LOOPBACK}:${origin.port}/a/\n`);
+  const r = await startInProcess(t, tmp.dir);
+  const version = r.server.reloadState.configVersion;
+  for (const [i, broken] of BROKEN_FILES.entries()) {
+    const seen = origin.requests.length;
+    const slow = request(`${r.url}/slow${i}?delay=300`);
+    await until(() => origin.requests.length > seen, 'the slow request to reach the origin');
+    broken.breakIt(top);
+    const result = await r.server.reload('test');
+    assert.equal(result.ok, false, broken.what);
+    assert.match('message' in result ? result.message : '', broken.error, broken.what);
+    assert.equal((await request(`${r.url}/k`)).text, 'origin saw /a/k', `${broken.what}: the old configuration serves`);
+    assert.equal((await slow).text, `origin saw /a/slow${i}`, `${broken.what}: the request in flight finished`);
+    assert.equal(r.server.reloadState.configVersion, version);
+  }
+  assert.equal(r.server.reloadState.reloadsFailed, BROKEN_FILES.length);
+  writeFileSync(top, `map / http://${LOOPBACK}:${origin.port}/b/\n`);
+  assert.equal((await r.server.reload('test')).ok, true);
+  assert.equal((await request(`${r.url}/k`)).text, 'origin saw /b/k');
+});
+
+test('watched: the configuration file deleted or emptied changes nothing; written back, it reloads', { timeout: 30_000 }, async (t) => {
+  const origin = await echoOrigin(t);
+  const tmp = tempDir();
+  t.after(() => tmp.remove());
+  const top = join(tmp.dir, 'remap.config');
+  writeFileSync(top, `map / http://${LOOPBACK}:${origin.port}/a/\n`);
+  const r = await startInProcess(t, tmp.dir, { watch: true });
+  unlinkSync(top);
+  await until(() => r.server.reloadState.reloadsFailed === 1, 'the failed reload after the deletion');
+  assert.equal((await request(`${r.url}/k`)).text, 'origin saw /a/k');
+  writeFileSync(top, '');
+  await until(() => r.server.reloadState.reloadsFailed === 2, 'the failed reload of the empty file');
+  assert.equal((await request(`${r.url}/k`)).text, 'origin saw /a/k');
+  assert.equal(r.server.reloadState.reloadsOk, 0);
+  writeFileSync(top, `map / http://${LOOPBACK}:${origin.port}/b/\n`);
+  await until(async () => (await request(`${r.url}/k`)).text === 'origin saw /b/k', 'the file written back to be loaded');
 });
