@@ -88,8 +88,6 @@ export interface RgwCluster {
   url: string;
   dir: string;
   users: typeof RGW_USERS;
-  /** The last lines of radosgw's log (for a failed assertion's message). */
-  rgwLogTail(lines?: number): string;
   /** Kills every daemon and removes the folder. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -385,7 +383,6 @@ export async function startRgwCluster(): Promise<RgwCluster> {
       url: `http://${LOOPBACK}:${port}`,
       dir,
       users: RGW_USERS,
-      rgwLogTail: (lines = 30) => tail(rgwLog, lines),
       close: async () => {
         await close();
         process.removeListener('exit', onExit);
