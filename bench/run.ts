@@ -21,13 +21,13 @@ import { join } from 'node:path';
 import { atsPath, startAts } from './ats.js';
 import { barChartSvg } from './chart.js';
 import { load, type LoadResult, wrkPath } from './load.js';
+import { freePort, LOOPBACK, statusMiB, stopChild, waitForPort } from './proc.js';
 import { RegionResolver } from '../src/plugins/s3-auth/region.js';
 import { SIGN_ALL } from '../src/plugins/s3-auth/select-headers.js';
 import { signV4Request } from '../src/plugins/s3-auth/sign-v4-request.js';
 import { SecretKeySource } from '../src/plugins/s3-auth/signing-keys.js';
 import { HeaderList } from '../src/proxy/header-list.js';
 
-const LOOPBACK = '127.0.0.1';
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 function arg(name: string, fallback: number): number {
@@ -102,32 +102,6 @@ async function startRaw(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, LOOPBACK, r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; Date.now() < deadline && i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = httpRequest({ host: LOOPBACK, port, path: '/', method: 'HEAD', timeout: 500 }, (res) => {
-        res.resume();
-        resolve(true);
-      });
-      req.on('error', () => resolve(false));
-      req.on('timeout', () => req.destroy());
-      req.end();
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${LOOPBACK}:${port} after ${timeoutMs} ms`);
-}
-
 interface Target {
   name: string;
   port: number;
@@ -184,27 +158,9 @@ async function startNginx(bin: string, dir: string, originPort: number): Promise
   return { name: 'nginx', port, hitHost: 'hit.bench', missHost: 'miss.bench', process: child, stop: () => stopChild(child) };
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 /** Peak resident memory of a process (VmHWM), MiB. */
 function peakRssMiB(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
+  return statusMiB(pid, 'VmHWM');
 }
 
 function median(values: number[]): number {
