@@ -14,8 +14,16 @@ export const ERROR_STATUS = {
   ERR_BAD_REQUEST: 400,
   /** A method the proxy does not forward (CONNECT). */
   ERR_METHOD_NOT_ALLOWED: 405,
+  /** The client sent no complete request head within the headers timeout (Node's parser; server.ts answers it). */
+  ERR_CLIENT_TIMEOUT: 408,
   /** The request body is larger than a configured limit (e.g. signed-payload buffering). */
   ERR_PAYLOAD_TOO_LARGE: 413,
+  /** The request head (request line and header fields) is larger than settings.maxHeaderBytes (Node's parser). */
+  ERR_HEADERS_TOO_LARGE: 431,
+  /** A transfer coding other than `chunked` alone (RFC 9112 §6.1: 501 for a coding the server does not implement). */
+  ERR_TRANSFER_CODING: 501,
+  /** An HTTP version other than 1.0 and 1.1 on an HTTP/1 connection (RFC 9110 §15.6.6). */
+  ERR_HTTP_VERSION: 505,
   /** The origin refused, reset or closed the connection before sending a response. */
   ERR_ORIGIN_CONNECT: 502,
   /** The origin's host name did not resolve. */

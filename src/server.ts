@@ -6,9 +6,11 @@
  * Plain HTTP and HTTPS listeners share one pipeline state (cache, origin pools, configuration); each has its own
  * ProxyContext only because the scheme rules match on is the listener's.
  */
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ERROR_STATUS, type ErrorCode } from './errors.js';
 import { AccessLog } from './observability/access-log.js';
 import type { Logger } from './observability/logger.js';
 import { Cache } from './cache/cache.js';
@@ -118,6 +120,12 @@ export class RemapdServer {
       requestTimeout: 0,
       headersTimeout: Math.min(60_000, settings.clientIdleTimeoutMs),
       joinDuplicateHeaders: false,
+      // Explicit, so that NODE_OPTIONS=--insecure-http-parser cannot turn on llhttp's lenient modes (obs-fold,
+      // Content-Length with Transfer-Encoding, bare LF…) for the listener that faces clients.
+      insecureHTTPParser: false,
+      // An HTTP/1.1 request without Host is refused by the handler (400 with a code and a reason), not by Node's
+      // bare, bodiless 400.
+      requireHostHeader: false,
     };
     this.http = settings.httpEnabled ? this.setUp(createServer(httpOptions, this.listener(this.ctx))) : null;
     this.https = tls
@@ -170,14 +178,30 @@ export class RemapdServer {
     });
     // Node hands CONNECT to a 'connect' listener (and drops the socket when there is none): answer it properly.
     server.on('connect', (req: IncomingMessage, socket: Socket) => {
-      const body = 'CONNECT is not supported: remapd is a reverse proxy\n';
-      socket.end(
-        `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n` +
-          `X-Remapd-Error: ERR_METHOD_NOT_ALLOWED\r\nConnection: close\r\n\r\n${body}`,
-      );
+      closeWith(socket, rawAnswer('ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: remapd is a reverse proxy'));
       this.logger.debug('CONNECT refused', { client: req.socket.remoteAddress });
     });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     return server;
+  }
+
+  /**
+   * A request Node's parser refused (malformed or oversized head, bad chunked framing, headers timeout): nothing of
+   * it was forwarded. Answered as Node's default handler would — only when no response has started on the
+   * connection — but with remapd's short body and code, then the connection is closed: what follows the bad bytes
+   * cannot be read as a request.
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const code = err.code ?? '';
+    const answer = CLIENT_ERROR_ANSWERS.get(code) ?? (code.startsWith('HPE_') ? BAD_REQUEST_ANSWER : null);
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (answer === null || answered.has(socket) || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    answered.add(socket);
+    closeWith(socket, answer);
+    this.logger.debug('malformed request refused', { client: (socket as Socket).remoteAddress, reason: code });
   }
 
   get config(): RemapConfig {
@@ -360,6 +384,39 @@ export class RemapdServer {
     await this.ctx.accessLog.close();
     await this.ctx.config.close();
   }
+}
+
+/** A complete response remapd writes on a raw socket (no ServerResponse): short text body, code, Connection: close. */
+function rawAnswer(code: ErrorCode, message: string): string {
+  const status = ERROR_STATUS[code];
+  const body = `${status} ${STATUS_CODES[status]}: ${message}\n`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n` +
+    `X-Remapd-Error: ${code}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+const BAD_REQUEST_ANSWER = rawAnswer('ERR_BAD_REQUEST', 'the request is not valid HTTP/1.1');
+/** Parser errors that are not "malformed" (Node's default handler tells them apart the same way). */
+const CLIENT_ERROR_ANSWERS: ReadonlyMap<string, string> = new Map([
+  ['HPE_HEADER_OVERFLOW', rawAnswer('ERR_HEADERS_TOO_LARGE', 'the request line and headers are too large')],
+  ['HPE_CHUNK_EXTENSIONS_OVERFLOW', rawAnswer('ERR_PAYLOAD_TOO_LARGE', 'the chunk extensions are too large')],
+  ['ERR_HTTP_REQUEST_TIMEOUT', rawAnswer('ERR_CLIENT_TIMEOUT', 'the request head did not arrive in time')],
+]);
+
+/** Connections answered after a parse error: bytes that follow may make the parser report again. */
+const answered = new WeakSet<Duplex>();
+
+/** How long a refused connection may take to take its answer before it is cut. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** Writes `answer` and closes: once it is flushed, or after CLOSE_GRACE_MS from a client that does not read. */
+function closeWith(socket: Duplex, answer: string): void {
+  const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.end(answer, () => socket.destroy());
 }
 
 function listenOn(server: Server | HttpsServer, host: string, port: number): Promise<void> {

@@ -29,6 +29,7 @@ import type { Settings } from '../settings.js';
 import { HeaderList } from './header-list.js';
 import { appendVia, buildOriginHeaders, stripHopByHop } from './header-rules.js';
 import { isRetryableOriginError, type OriginClient, type OriginResponse } from './origin-client.js';
+import { framingProblem } from './request-framing.js';
 import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { Txn } from './transaction.js';
 
@@ -141,8 +142,12 @@ function clientAddress(req: IncomingMessage): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
-/** The one Host header of a request; more than one is a 400 (RFC 9112 §3.2). */
-function hostHeader(raw: readonly string[]): string | undefined {
+/**
+ * The one Host header of a request. More than one, or none in HTTP/1.1 (absolute-form too), is a 400
+ * (RFC 9112 §3.2); HTTP/1.0 may go without.
+ */
+function hostHeader(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const n = raw[i]!;
@@ -151,6 +156,7 @@ function hostHeader(raw: readonly string[]): string | undefined {
       host = raw[i + 1]!;
     }
   }
+  if (host === undefined && req.httpVersionMinor === 1) throw new RemapdError('ERR_BAD_REQUEST', 'an HTTP/1.1 request must have a Host header');
   return host;
 }
 
@@ -176,7 +182,13 @@ async function proxyRequest(
 ): Promise<void> {
   // CONNECT never arrives here: Node routes it to the server's 'connect' event, answered 405 in server.ts.
   const method = req.method!;
-  const rawHost = hostHeader(req.rawHeaders);
+  const framing = framingProblem(req);
+  if (framing) {
+    // Whatever follows this head on the connection cannot be trusted to be the next request.
+    res.shouldKeepAlive = false;
+    throw framing;
+  }
+  const rawHost = hostHeader(req);
   const target = parseRequestTarget(req.url!, rawHost, ctx.scheme);
   const socket = req.socket;
   const match = config.table.lookup({
