@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   ERR_CLIENT_TIMEOUT: 408,
   /** The request body is larger than a configured limit (e.g. signed-payload buffering). */
   ERR_PAYLOAD_TOO_LARGE: 413,
+  /** The request-target is longer than remapd forwards (request-target.ts MAX_TARGET_LENGTH). */
+  ERR_URI_TOO_LONG: 414,
   /** The request head (request line and header fields) is larger than settings.maxHeaderBytes (Node's parser). */
   ERR_HEADERS_TOO_LARGE: 431,
   /** A transfer coding other than `chunked` alone (RFC 9112 §6.1: 501 for a coding the server does not implement). */

@@ -166,6 +166,15 @@ function describeTarget(scheme: Scheme, t: RequestTarget): string {
   return `${scheme}://${t.host}${port}${t.path}`;
 }
 
+/**
+ * The asterisk-form target (RFC 9110 §9.3.7): `OPTIONS *` asks about the server itself, not about a resource, so
+ * remapd answers it (200, no body) and no rule or origin is involved; any other method with `*` is malformed.
+ */
+function answerAsterisk(method: string, res: ServerResponse, rec: Record_): void {
+  if (method !== 'OPTIONS') throw new RemapdError('ERR_BAD_REQUEST', 'the asterisk-form request target (*) is only for OPTIONS');
+  rec.bytes = writeAnswer(res, { status: 200, headers: new HeaderList(['Cache-Control', 'no-store']) }, Buffer.alloc(0));
+}
+
 /** The to-URL of a rule with `$0`–`$9` replaced by the host pattern's captures (regex rules). */
 function destination(rule: Rule, captures: RegExpExecArray | null): RemapUrl {
   if (!captures) return rule.to;
@@ -189,6 +198,10 @@ async function proxyRequest(
     throw framing;
   }
   const rawHost = hostHeader(req);
+  if (req.url === '*') {
+    answerAsterisk(method, res, rec);
+    return;
+  }
   const target = parseRequestTarget(req.url!, rawHost, ctx.scheme);
   const socket = req.socket;
   const match = config.table.lookup({
@@ -238,7 +251,9 @@ async function proxyRequest(
     return;
   }
 
-  const clientHeaders = new HeaderList(req.rawHeaders);
+  // In absolute-form the URL's authority replaces the Host header for every plugin too (RFC 9112 §3.2.2).
+  const clientHeaders =
+    target.authority === (rawHost ?? '') ? new HeaderList(req.rawHeaders) : HeaderList.from(req.rawHeaders).set('host', target.authority);
   const client: ClientRequestInfo = {
     method,
     target: req.url!,
@@ -265,7 +280,8 @@ async function proxyRequest(
     path: destPath,
     search: target.search,
     headers: buildOriginHeaders(req.rawHeaders, {
-      host: settings.pristineHostHdr && rawHost ? rawHost : authorityOf(dest),
+      // The authority the client named: in absolute-form the URL's, not the Host header's (RFC 9112 §3.2.2).
+      host: settings.pristineHostHdr && target.authority !== '' ? target.authority : authorityOf(dest),
       via,
       forwardedFor: settings.xForwardedFor ? client.remoteAddress : null,
     }),

@@ -14,6 +14,11 @@ export interface RequestTarget {
   path: string;
   /** Raw query with its '?', or ''. */
   search: string;
+  /**
+   * The `host[:port]` the request named, as sent: the absolute-form target's authority, else the Host header's
+   * value ('' when neither). What pristine_host_hdr forwards.
+   */
+  authority: string;
 }
 
 const HOST_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$/;
@@ -56,46 +61,79 @@ export function parseAuthority(value: string, scheme: Scheme): { host: string; p
 }
 
 /**
- * Checks a raw path for things that could escape a rule's path prefix or confuse an origin: dot segments (also
- * percent-encoded), NUL, and malformed percent-encoding. Returns the reason, or null when the path is acceptable.
+ * Why a raw path must not be forwarded, or null when it may be. The path is read the way a lenient origin behind
+ * a rule might read it, so that no reading of it climbs out of the rule's path prefix:
+ * - every `%` starts a `%XX` triplet (`%zz`, `%4` are refused, not passed on for each origin to guess at);
+ * - no space, control character, DEL or non-ASCII character (Node's parser refuses them first on the wire);
+ * - no literal backslash: it is not a URI character (RFC 3986 §2), and Windows-style servers read it as `/`.
+ *   Encoded (`%5C`) it is an ordinary S3 key character and is forwarded;
+ * - the percent-encoded bytes decode to UTF-8 (`decodeURIComponent` is strict): overlong forms such as `%c0%af`
+ *   and `%e0%80%af` are `/` to some old decoders (CVE-2000-0884), and S3 keys are UTF-8 anyway;
+ * - no encoded NUL (`%00`): C-string origins cut the path there;
+ * - no `.` or `..` segment once decoded, with `%2F` counted as `/` (s3_auth sends `%2F` as `/`, and RFC 3986
+ *   §5.2.4 then removes what precedes the `..`).
  */
 export function pathProblem(path: string): string | null {
+  let encoded = false;
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
     if (c === 0x25 /* % */) {
-      const h = path.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(h)) return 'malformed percent-encoding in the path';
-      if (h === '00') return 'the path contains an encoded NUL (%00)';
-    } else if (c <= 0x20 || c === 0x7f) {
-      return 'the path contains a control character or space';
+      if (!isHex(path.charCodeAt(i + 1)) || !isHex(path.charCodeAt(i + 2))) return 'malformed percent-encoding in the path';
+      encoded = true;
+      i += 2;
+    } else if (c <= 0x20 || c >= 0x7f) {
+      return 'the path contains a space, a control or a non-ASCII character';
+    } else if (c === 0x5c /* backslash */) {
+      return 'the path contains a backslash';
     }
   }
-  // A segment that is "." or ".." (in any mix of literal and %2e) would let the path climb out of a rule's prefix
-  // at any origin that normalises paths.
-  let start = 1;
-  for (let i = 1; i <= path.length; i++) {
-    if (i === path.length || path.charCodeAt(i) === 0x2f) {
-      const seg = path.slice(start, i);
-      if (seg.length > 0 && seg.length <= 6 && /^(?:\.|%2e){1,2}$/i.test(seg)) return 'the path contains a "." or ".." segment';
-      start = i + 1;
+  let plain = path;
+  if (encoded) {
+    try {
+      plain = decodeURIComponent(path);
+    } catch {
+      return 'the path has percent-encoded bytes that are not UTF-8';
     }
+    if (plain.includes('\0')) return 'the path contains an encoded NUL (%00)';
+  }
+  if (!plain.includes('.')) return null;
+  for (const segment of plain.split('/')) {
+    if (segment === '.' || segment === '..') return 'the path contains a "." or ".." segment';
   }
   return null;
 }
 
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * The longest request-target remapd forwards (414 beyond). Below Node's header limit (settings.maxHeaderBytes,
+ * 16 KiB by default), which counts the request line too: a target longer than that never reaches here and is
+ * answered 431 by the parser. 8 KiB is what common servers and CDNs accept (RFC 9112 §3 asks for at least 8000).
+ */
+export const MAX_TARGET_LENGTH = 8192;
+
 /**
  * Parses the request-target (origin-form or absolute-form) and the Host header. In absolute-form the target's
- * authority wins over Host (RFC 9112 §3.2.2).
+ * authority wins over Host (RFC 9112 §3.2.2) and its scheme must be the listener's: a plain-HTTP request may not
+ * pose as an https one to reach https rules. The asterisk-form (`OPTIONS *`) is the handler's, not a path's.
  */
 export function parseRequestTarget(target: string, hostHeader: string | undefined, scheme: Scheme): RequestTarget {
+  if (target.length > MAX_TARGET_LENGTH) {
+    throw new RemapdError('ERR_URI_TOO_LONG', `the request target is longer than ${MAX_TARGET_LENGTH} bytes`);
+  }
   let rest = target;
   let authority: string | undefined = hostHeader;
-  if (target.charCodeAt(0) !== 0x2f /* / */) {
+  const absolute = target.charCodeAt(0) !== 0x2f; /* / */
+  if (absolute) {
     const m = /^(https?):\/\/([^/?#]*)/i.exec(target);
-    if (!m) {
-      if (target === '*') throw new RemapdError('ERR_BAD_REQUEST', 'the asterisk-form request target (OPTIONS *) is not supported');
-      throw new RemapdError('ERR_BAD_REQUEST', 'the request target must be a path (/…) or an absolute http(s) URL');
+    if (!m) throw new RemapdError('ERR_BAD_REQUEST', 'the request target must be a path (/…) or an absolute http(s) URL');
+    if (m[1]!.toLowerCase() !== scheme) {
+      throw new RemapdError('ERR_BAD_REQUEST', `an absolute ${m[1]!.toLowerCase()}: URL cannot be requested on this ${scheme} listener`);
     }
+    // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected.
+    if (m[2] === '') throw new RemapdError('ERR_BAD_REQUEST', 'the absolute URL of the request has no host');
     authority = m[2]!;
     rest = target.slice(m[0].length) || '/';
     if (rest.charCodeAt(0) !== 0x2f) rest = `/${rest}`;
@@ -108,9 +146,9 @@ export function parseRequestTarget(target: string, hostHeader: string | undefine
   const problem = pathProblem(path);
   if (problem) throw new RemapdError('ERR_BAD_REQUEST', problem);
 
-  if (authority === undefined || authority === '') return { host: '', port: DEFAULT_PORT[scheme], path, search };
+  if (authority === undefined || authority === '') return { host: '', port: DEFAULT_PORT[scheme], path, search, authority: '' };
   const parsed = parseAuthority(authority, scheme);
-  if (!parsed) throw new RemapdError('ERR_BAD_REQUEST', 'the Host header is not a valid host[:port]');
+  if (!parsed) throw new RemapdError('ERR_BAD_REQUEST', `the ${absolute ? "URL's authority" : 'Host header'} is not a valid host[:port]`);
   const host = parsed.host.endsWith('.') ? parsed.host.slice(0, -1) : parsed.host;
-  return { host, port: parsed.port, path, search };
+  return { host, port: parsed.port, path, search, authority };
 }
