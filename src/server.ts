@@ -15,6 +15,7 @@ import { AccessLog } from './observability/access-log.js';
 import type { Logger } from './observability/logger.js';
 import { Cache } from './cache/cache.js';
 import { handleRequest, type ProxyContext } from './proxy/handler.js';
+import { MAX_HEADER_FIELDS } from './proxy/request-framing.js';
 import type { Scheme } from './plugins/api.js';
 import { parseIpEntry } from './remap/ip-range.js';
 import { OriginClient } from './proxy/origin-client.js';
@@ -172,6 +173,8 @@ export class RemapdServer {
 
   private setUp<S extends Server | HttpsServer>(server: S): S {
     server.setTimeout(this.settings.clientIdleTimeoutMs);
+    // One field more than remapd accepts, so that a request with too many is seen, and refused, not cut short.
+    server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));

@@ -12,6 +12,13 @@ import type { IncomingMessage } from 'node:http';
 import { RemapdError } from '../errors.js';
 
 /**
+ * The most header fields a request may have. Node drops the fields past its `maxHeadersCount` without a word, so
+ * a second Host or a Transfer-Encoding hidden past them would be invisible here while llhttp still acted on it:
+ * server.ts sets the count one above this, and a request that reaches it is refused instead.
+ */
+export const MAX_HEADER_FIELDS = 2000;
+
+/**
  * The reason a request's framing or version is refused, or null. A refused request's connection must be closed
  * (its body, if any, cannot be told from the next request).
  */
@@ -20,6 +27,9 @@ export function framingProblem(req: Pick<IncomingMessage, 'httpVersionMajor' | '
     return new RemapdError('ERR_HTTP_VERSION', `HTTP/${req.httpVersionMajor}.${req.httpVersionMinor} is not supported: use HTTP/1.1`);
   }
   const raw = req.rawHeaders;
+  if (raw.length > 2 * MAX_HEADER_FIELDS) {
+    return new RemapdError('ERR_HEADERS_TOO_LARGE', `the request has more than ${MAX_HEADER_FIELDS} header fields`);
+  }
   let lengths = 0;
   let codings: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {

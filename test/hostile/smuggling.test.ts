@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Origin, rawValues, type Remapd, startOrigin, startRemapd } from '../support/harness.js';
+import { MAX_HEADER_FIELDS } from '../../src/proxy/request-framing.js';
 import { decodeChunkedStrict, exchange, type RawReply, settle, startRawOrigin } from './support.js';
 
 const STEP = { timeout: 10_000 };
@@ -91,6 +92,13 @@ const HANDLER_REFUSES: readonly Case[] = [
   bad('Transfer-Encoding in an HTTP/1.0 request', 'POST /public/a HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
   { name: 'HTTP/2.0 in an HTTP/1 request line', bytes: 'GET /public/a HTTP/2.0\r\nHost: h\r\n\r\n', status: 505, code: 'ERR_HTTP_VERSION' },
   { name: 'an HTTP/0.9 request line', bytes: 'GET /public/a\r\n\r\n', status: 505, code: 'ERR_HTTP_VERSION' },
+  {
+    // Node would drop the fields past its count without a word, the second Host with them.
+    name: `more than ${MAX_HEADER_FIELDS} header fields (a second Host after them)`,
+    bytes: `${GET}${Array.from({ length: MAX_HEADER_FIELDS }, (_, i) => `a:${i}\r\n`).join('')}Host: evil\r\n\r\n`,
+    status: 431,
+    code: 'ERR_HEADERS_TOO_LARGE',
+  },
 ];
 
 function assertRefused(reply: RawReply, c: Case): void {
@@ -140,6 +148,24 @@ describe('smuggling attempts and malformed framing', () => {
       assert.equal(reply.status, 200, line);
     }
     assert.deepEqual(origin.requests.map((r) => r.url), ['/bucket/public/a', '/bucket/public/a']);
+    origin.requests.length = 0;
+  });
+
+  test(`exactly ${MAX_HEADER_FIELDS} header fields are accepted`, STEP, async () => {
+    const fields = Array.from({ length: MAX_HEADER_FIELDS - 2 }, (_, i) => `a:${i}\r\n`).join('');
+    const reply = await exchange(proxy.port, `${GET}${fields}Connection: close\r\n\r\n`);
+    assert.equal(reply.status, 200);
+    assert.equal(origin.requests.length, 1);
+    origin.requests.length = 0;
+  });
+
+  test('an h2c upgrade is not passed on: Upgrade, Connection and what it names never reach the origin', STEP, async () => {
+    const reply = await exchange(proxy.port, `${GET}Connection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`);
+    assert.equal(reply.status, 200);
+    const seen = origin.requests.map((r) => r.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+    assert.equal(seen.length, 1);
+    for (const name of ['upgrade', 'http2-settings']) assert.ok(!seen[0]!.includes(name), `${name} forwarded`);
+    assert.deepEqual(rawValues(origin.requests[0]!.rawHeaders, 'connection'), ['keep-alive'], 'undici’s own Connection only');
     origin.requests.length = 0;
   });
 
