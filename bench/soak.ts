@@ -267,10 +267,11 @@ async function runAutocannon(port: number): Promise<LoadFigures> {
  * interpolated linearly inside its bucket, in ms. Measured inside remapd: from the request's arrival to its
  * response's end, so time a connection spent waiting to be accepted is not in it.
  */
-function histogramQuantileMs(metrics: string, q: number): number {
+function histogramQuantileMs(metrics: string, q: number, name = 'remapd_request_duration_seconds'): number {
   const buckets = new Map<number, number>();
   for (const line of metrics.split('\n')) {
-    const m = /^remapd_request_duration_seconds_bucket\{.*le="([^"]+)".*\} (\S+)$/.exec(line);
+    if (!line.startsWith(`${name}_bucket{`)) continue;
+    const m = /[{,]le="([^"]+)".*\} (\S+)$/.exec(line);
     if (!m) continue;
     const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
     buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
@@ -317,6 +318,10 @@ async function remapdCounters(adminPort: number): Promise<Record<string, number>
     cacheEvictions: sum('remapd_cache_evictions_total'),
     serverP50Ms: histogramQuantileMs(r.text, 0.5),
     serverP99Ms: histogramQuantileMs(r.text, 0.99),
+    serverOver1s: sum('remapd_request_duration_seconds_count') - sum('remapd_request_duration_seconds_bucket', 'le="1"'),
+    serverOver10s: sum('remapd_request_duration_seconds_count') - sum('remapd_request_duration_seconds_bucket', 'le="10"'),
+    originP99Ms: histogramQuantileMs(r.text, 0.99, 'remapd_origin_request_duration_seconds'),
+    originOver1s: sum('remapd_origin_request_duration_seconds_count') - sum('remapd_origin_request_duration_seconds_bucket', 'le="1"'),
   };
 }
 

@@ -44,6 +44,11 @@ export interface OriginRequest {
 export interface ResponseHead {
   status: number;
   headers: HeaderList;
+  /**
+   * Set by a readResponse hook to rewrite the origin's body: what the filter emits is what the client (and the
+   * cache) get. A hook that changes the length must remove Content-Length. Filters of several hooks chain in order.
+   */
+  filterBody?: (body: Readable) => Readable;
 }
 
 /** What a hook sees of the client's request (read-only). */

@@ -367,6 +367,8 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps 
         response.body.destroy();
         throw err;
       }
+      // A hook's body filter (s3_auth's error-body redaction): what is stored and sent is what it emits.
+      if (head.filterBody) response.body = head.filterBody(response.body);
       reverseMap(config, head.headers);
       return head;
     },
@@ -612,10 +614,11 @@ async function respondFromOrigin(
   via: string,
 ): Promise<void> {
   const head: ResponseHead = { status: response.status, headers: response.headers };
-  const body = response.body;
+  let body = response.body;
   try {
     stripHopByHop(head.headers);
     await runResponseHooks(rule, txn, head, 'readResponse');
+    if (head.filterBody) body = head.filterBody(body);
     reverseMap(config, head.headers);
     appendVia(head.headers, via);
     await runResponseHooks(rule, txn, head, 'sendResponse');

@@ -85,10 +85,16 @@ function s3Code(res: { text: string } | { body: string }): string | undefined {
   return /<Code>([^<]+)<\/Code>/.exec('text' in res ? res.text : res.body)?.[1];
 }
 
-/** The lines of the string to sign s3rver computed, from its SignatureDoesNotMatch body. */
+/**
+ * The lines of the string to sign s3rver computed, from the SignatureDoesNotMatch body it sent (the client's copy,
+ * `res`, has them removed by s3_auth: they show remapd's session token and signature).
+ */
 function serverStringToSign(res: Response): string[] {
-  const m = /<StringToSign>([^<]*)<\/StringToSign>/.exec(res.text);
-  assert.ok(m, `no StringToSign in ${res.text}`);
+  assert.equal(s3Code(res), 'SignatureDoesNotMatch');
+  assert.doesNotMatch(res.text, /StringToSign|CanonicalRequest|SignatureProvided/, 'the client got the redacted body');
+  const sent = s3.errors.at(-1) ?? '';
+  const m = /<StringToSign>([^<]*)<\/StringToSign>/.exec(sent);
+  assert.ok(m, `no StringToSign in ${sent}`);
   return m[1]!.split('\n');
 }
 

@@ -15,6 +15,7 @@ import { RemapdServer } from '../../src/server.js';
 import { resolveSettings, type Settings } from '../../src/settings.js';
 import { CLI } from '../support/cli.js';
 import { LOOPBACK } from '../support/harness.js';
+import { recordTranscript, registerConfigSecrets, registerConfigFolder } from '../support/secrets.js';
 
 export interface CliProcess {
   child: ChildProcess;
@@ -38,6 +39,10 @@ export function startCli(t: { after(fn: () => void | Promise<void>): void }, arg
     for (const w of waiters) w();
   });
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
+  registerConfigSecrets(args.join(' '));
+  registerConfigFolder(args);
+  recordTranscript(`the error log of remapd serve ${args.join(' ')}`, () => stderr);
+  recordTranscript(`the access log of remapd serve ${args.join(' ')}`, () => stdout);
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -2,6 +2,7 @@
  * Runs the command line as a user does: a real `node dist/src/cli.js` process, bounded in time.
  */
 import { spawn } from 'node:child_process';
+import { recordTranscript, registerConfigFolder, registerConfigSecrets } from './secrets.js';
 
 export const CLI = new URL('../../src/cli.js', import.meta.url).pathname;
 
@@ -41,6 +42,11 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<RunRes
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      registerConfigSecrets(args.join(' '));
+      registerConfigFolder(args, options.cwd);
+      recordTranscript(`the standard error of remapd ${args[0] ?? ''}`, stderr);
+      // `sign` and `signing-key` print a signature or a key because they were asked to (secrets.ts).
+      if (args[0] !== 'sign' && args[0] !== 'signing-key') recordTranscript(`the output of remapd ${args[0] ?? ''}`, stdout);
       resolve({ code, stdout, stderr });
     });
     if (options.input !== undefined) child.stdin!.end(options.input);

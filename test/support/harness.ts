@@ -14,6 +14,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { loadRemapConfig } from '../../src/remap/load.js';
 import { RemapdServer } from '../../src/server.js';
 import { resolveSettings, type Settings } from '../../src/settings.js';
+import { recordTranscript, registerConfigSecrets, registerRequestSecrets } from './secrets.js';
 
 export const LOOPBACK = '127.0.0.1';
 
@@ -42,6 +43,7 @@ export async function startOrigin(
   const server = createServer((req, res) => {
     const seen: SeenRequest = { method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) };
     requests.push(seen);
+    registerRequestSecrets(req.rawHeaders);
     if (options.recordBody === false) {
       handler(req, res, seen);
       return;
@@ -109,8 +111,12 @@ export async function startRemapd(
     writeFileSync(join(dir, name), fill(text));
   }
   writeFileSync(join(dir, 'remap.config'), fill(config));
+  registerConfigSecrets(fill(config));
+  for (const text of Object.values(options.files ?? {})) registerConfigSecrets(fill(text));
   const logs: string[] = [];
   const access: string[] = [];
+  recordTranscript(`the error log of remapd in ${dir}`, () => logs.join('\n'));
+  recordTranscript(`the access log of remapd in ${dir}`, () => access.join('\n'));
   const logger = createLogger({ level: 'debug', write: (l) => logs.push(l) });
   const { config: loaded, diagnostics } = await loadRemapConfig(join(dir, 'remap.config'), { logger });
   if (!loaded) throw new Error(`test config failed to load:\n${diagnostics.map(formatDiagnostic).join('\n')}`);
@@ -122,6 +128,7 @@ export async function startRemapd(
     },
   });
   const server = new RemapdServer({ config: loaded, settings, logger, accessLog: new AccessLog(sink) });
+  for (const listener of [server.http, server.https]) listener?.on('request', (_req: IncomingMessage, res: ServerResponse) => recordErrorBody(res, dir));
   const addr = await server.listen();
   return {
     server,
@@ -135,6 +142,29 @@ export async function startRemapd(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Records the body of a 4xx/5xx answer remapd writes (the first 64 KiB), for the secrets scan. */
+function recordErrorBody(res: ServerResponse, dir: string): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const keep = (chunk: unknown) => {
+    if (res.statusCode < 400 || size > 65_536 || chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    chunks.push(b);
+    size += b.length;
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    keep(chunk);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    keep(chunk);
+    if (res.statusCode >= 400) recordTranscript(`a ${res.statusCode} answer of remapd in ${dir}`, Buffer.concat(chunks).toString('latin1'));
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as ServerResponse['end'];
 }
 
 export interface Response {

@@ -91,12 +91,13 @@
  *   sent to it are single, ASCII and singly spaced (remapd's handling of the others is judged by unit tests).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from '@20minutes/s3rver';
 import { LOOPBACK } from './harness.js';
+import { registerRequestSecrets, registerSecretKey } from './secrets.js';
 
 interface AWSAccountClass {
   new (id: string, displayName: string): { createKeyPair(accessKey: string, secret: string): void; revokeAccessKey(accessKey: string): void };
@@ -251,6 +252,8 @@ export interface S3rverHandle {
   secretKey: string;
   /** `METHOD target` of every request the server received, in order (to prove a refused request never got here). */
   readonly seen: string[];
+  /** The bodies of its 4xx/5xx answers, in order (the XML with its StringToSign, as the server sent it). */
+  readonly errors: string[];
   /** Stops the server, forgets the credentials and removes its directory. */
   close(): Promise<void>;
 }
@@ -321,6 +324,7 @@ export async function startS3rver(buckets: readonly string[]): Promise<S3rverHan
   const accessKey = `AKIDREMAPD${process.pid}X${n}`;
   // A secret with `/` and `+` as real AWS secrets have: it only ever enters an HMAC key.
   const secretKey = `remapd/Test+Secret/${process.pid}/${n}/wJalrXUtnFEMI`;
+  registerSecretKey(secretKey);
   const account = new AWSAccount(`${process.pid}${n}`, `remapd-test-${n}`);
   account.createKeyPair(accessKey, secretKey);
   const s3 = new S3rver({
@@ -333,9 +337,13 @@ export async function startS3rver(buckets: readonly string[]): Promise<S3rverHan
   });
   // First in Koa's chain (composed when it starts listening): before its vhost middleware and router.
   const seen: string[] = [];
+  const errors: string[] = [];
   s3.middleware.unshift(async (ctx, next) => {
     const koa = ctx as unknown as KoaContext;
     if (seen.length < 100_000) seen.push(`${koa.method} ${koa.originalUrl}`);
+    const auth = koa.headers.authorization;
+    const token = koa.headers['x-amz-security-token'];
+    registerRequestSecrets([...(typeof auth === 'string' ? ['authorization', auth] : []), ...(typeof token === 'string' ? ['x-amz-security-token', token] : [])]);
     rememberRequestTarget(koa);
     readPlusAsSpace(koa);
     await next();
@@ -348,12 +356,30 @@ export async function startS3rver(buckets: readonly string[]): Promise<S3rverHan
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // Its error documents as it wrote them (remapd removes the signing details before a client sees them).
+  s3.httpServer.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    const end = res.end;
+    const write = res.write;
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+      if (res.statusCode >= 400 && (typeof chunk === 'string' || chunk instanceof Uint8Array)) chunks.push(Buffer.from(chunk));
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as ServerResponse['write'];
+    res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+      if (res.statusCode >= 400 && errors.length < 10_000) {
+        if (typeof chunk === 'string' || chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+        errors.push(Buffer.concat(chunks).toString());
+      }
+      return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+    } as ServerResponse['end'];
+  });
   return {
     port: address.port,
     url: `http://${LOOPBACK}:${address.port}`,
     accessKey,
     secretKey,
     seen,
+    errors,
     close: async () => {
       s3.httpServer.closeAllConnections();
       await s3.close();

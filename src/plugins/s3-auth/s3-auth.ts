@@ -15,10 +15,12 @@
  * SDK's provider chain (--credentials=aws). Each request signs with whatever set the source holds at that moment.
  */
 import { PluginArgumentError } from '../../errors.js';
-import type { OriginRequest, PluginContext, PluginFactory, PluginHealth, RemapPlugin } from '../api.js';
+import { pipeline, type Readable } from 'node:stream';
+import type { OriginRequest, PluginContext, PluginFactory, PluginHealth, RemapPlugin, ResponseHead, Transaction } from '../api.js';
 import { normalizeQuery } from './canonical-query.js';
 import { systemClock } from './clock.js';
 import { hasClientAuth, stripQueryAuth } from './client-auth.js';
+import { errorBodyFilter } from './error-body.js';
 import { CLIENT_AUTH_HEADERS, S3_SERVICE, UNSIGNED_PAYLOAD } from './constants.js';
 import { type CredentialDependencies, credentialSource, optionCredentials } from './credential-source.js';
 import type { CredentialSource, Credentials } from './credentials.js';
@@ -35,6 +37,19 @@ import type { ScopedKey } from './signing-keys.js';
 const CLIENT_AUTH = new Set(CLIENT_AUTH_HEADERS);
 /** Methods whose requests undici writes a `Content-Length: 0` for (it expects a payload for them). */
 const PAYLOAD_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'PATCH']);
+
+/**
+ * The origin's 400/403 answers (SignatureDoesNotMatch and kin) lose the elements that show what remapd signed
+ * (error-body.ts): the client is not the signer, and they hold the session token.
+ */
+function redactErrorBody(_txn: Transaction, head: ResponseHead): void {
+  if (head.status !== 400 && head.status !== 403) return;
+  head.headers.delete('content-length');
+  const previous = head.filterBody;
+  // pipeline, not pipe: an origin body that fails must fail the filtered one too, not leave it waiting.
+  const redact = (body: Readable): Readable => pipeline(body, errorBodyFilter(), () => {});
+  head.filterBody = previous ? (body) => redact(previous(body)) : redact;
+}
 
 /**
  * Takes the client's own authentication off the request; returns false when the request is to go out as the client
@@ -196,7 +211,7 @@ export function createS3AuthPlugin(argv: readonly string[], context: PluginConte
   if (initial !== null && initial.expiresAt !== null && initial.expiresAt <= clock.now()) {
     context.warn(`s3_auth: the credentials' expiration (${new Date(initial.expiresAt).toISOString()}) has passed`);
   }
-  const lifecycle = { loaded, health: () => source.health(), close: () => source.close(), signsOrigin: true };
+  const lifecycle = { loaded, health: () => source.health(), close: () => source.close(), signsOrigin: true, readResponse: redactErrorBody };
   const passthrough = o.clientSigned === 'passthrough';
   if (settings === null) return { ...v2Plugin(v2Settings(o), source, now, passthrough), ...lifecycle };
 
