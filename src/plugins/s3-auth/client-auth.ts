@@ -19,7 +19,7 @@ const V4_QUERY_AUTH: ReadonlySet<string> = new Set([
   // Signed into a presigned URL by the SDKs when the payload is not UNSIGNED-PAYLOAD; part of the client's auth.
   'x-amz-content-sha256',
 ]);
-/** V2 query authentication; `Expires` only counts as auth next to a Signature. */
+/** V2 query authentication; `Expires` only counts as auth next to a Signature or an AWSAccessKeyId. */
 const V2_QUERY_AUTH: ReadonlySet<string> = new Set(['awsaccesskeyid', 'signature', 'expires']);
 
 function paramName(piece: string): string {
@@ -37,7 +37,7 @@ export function hasQueryAuth(search: string): boolean {
   if (search.length <= 1) return false;
   for (const piece of search.slice(1).split('&')) {
     const name = paramName(piece);
-    if (name === 'x-amz-signature' || name === 'signature') return true;
+    if (name === 'x-amz-signature' || name === 'signature' || name === 'awsaccesskeyid') return true;
   }
   return false;
 }
@@ -49,13 +49,14 @@ export function hasClientAuth(headers: HeaderList, search: string): boolean {
 
 /**
  * The query without any authentication parameter, in the client's order and spelling otherwise ('' when nothing
- * is left). V2's parameters are removed only when the query is V2-signed: a plain `Expires` is left alone.
+ * is left). V2's parameters go whenever either half of V2 query auth is there (half a signature is still a
+ * client's key or signature); a plain `Expires` with neither is left alone.
  */
 export function stripQueryAuth(search: string): string {
   if (search.length <= 1) return search;
   const pieces = search.slice(1).split('&');
   const names = pieces.map(paramName);
-  const v2Signed = names.includes('signature') && names.includes('awsaccesskeyid');
+  const v2Signed = names.includes('signature') || names.includes('awsaccesskeyid');
   const kept = pieces.filter((p, i) => p !== '' && !V4_QUERY_AUTH.has(names[i]!) && !(v2Signed && V2_QUERY_AUTH.has(names[i]!)));
   return kept.length === 0 ? '' : `?${kept.join('&')}`;
 }

@@ -79,6 +79,12 @@ describe('query authentication is recognised and removed, everything else kept',
     assert.equal(hasQueryAuth(PRESIGNED_V2), true);
     assert.equal(stripQueryAuth(PRESIGNED_V2), '?partNumber=2&uploadId=u1');
   });
+  test('half of V2 query auth is still removed, with its Expires', () => {
+    assert.equal(stripQueryAuth('?Signature=abc&Expires=1&keep=1'), '?keep=1');
+    assert.equal(stripQueryAuth('?AWSAccessKeyId=AKID&keep=1'), '?keep=1');
+    assert.equal(hasQueryAuth('?AWSAccessKeyId=AKID'), true);
+  });
+
   test('a plain Expires parameter without a V2 signature is not authentication and stays', () => {
     assert.equal(hasQueryAuth('?Expires=5&list-type=2'), false);
     assert.equal(stripQueryAuth('?Expires=5&list-type=2'), '?Expires=5&list-type=2');
