@@ -49,8 +49,9 @@ const SETTLE_S = Number(arg('settle', '15'));
 /** Open files asked for remapd and wrk: 1,000 client connections, as many origin ones, and headroom. */
 const NOFILE = 65_536;
 
-for (const [name, v] of Object.entries({ DURATION_S, CONNECTIONS, THREADS, KEYS, OBJECT_KIB, RSS_MARGIN_MIB, SETTLE_S })) {
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name.toLowerCase()} must be a positive number`);
+const POSITIVE = { duration: DURATION_S, connections: CONNECTIONS, threads: THREADS, keys: KEYS, 'object-kib': OBJECT_KIB, 'rss-margin-mib': RSS_MARGIN_MIB, settle: SETTLE_S };
+for (const [name, v] of Object.entries(POSITIVE)) {
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
 }
 if (!(HIT_SHARE >= 0 && HIT_SHARE <= 1)) throw new Error('--hit-share must be between 0 and 1');
 const CACHE_BYTES = parseSize(CACHE_SIZE) ?? NaN;
