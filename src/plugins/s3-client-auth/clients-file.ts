@@ -87,6 +87,7 @@ export function parseClients(text: string, file: string): { clients: Map<string,
     if (typeof body !== 'object' || body === null) continue; // reported above as outside a section
     const at = (key?: string) => `${file}:${(key && keyLine.get(`${accessKey}\0${key}`)) || sectionLine.get(accessKey) || 0}: `;
     const values = body as Record<string, unknown>;
+    const problemsBefore = problems.length;
     if (!ACCESS_KEY.test(accessKey)) {
       problems.push(`${at()}"${accessKey}" is not an access key id (3-128 letters, digits and _.-+/=)`);
       continue;
@@ -131,7 +132,9 @@ export function parseClients(text: string, file: string): { clients: Map<string,
       if (bad.length > 0 || list.length === 0) problems.push(`${at('methods')}methods of ${accessKey}: "${methodsText}" is not a list of HTTP methods`);
       else methods = new Set(list);
     }
-    if (secretKey !== null) {
+    // Only a client without problems is taken, so that no half-read entry is ever used (the file is refused
+    // whole anyway when there are problems).
+    if (secretKey !== null && problems.length === problemsBefore) {
       clients.set(accessKey, { accessKey, secretKey, sessionToken, expiresAt, allow, methods });
     }
   }
