@@ -160,3 +160,36 @@ export function listenOverflows(): number {
   }
   return NaN;
 }
+
+/**
+ * Both ends of the TCP connections to `port` on this machine (/proc/net/tcp and tcp6: the system's, not one
+ * process's), by state: the server's side (local port = `port`; for the listener, its accept queue length) and the
+ * clients' side (remote port = `port`). Tells a connection the client thinks is open from one the server took.
+ */
+export function connectionsTo(port: number): { server: Record<string, number>; clients: Record<string, number>; acceptQueue: number } {
+  const server: Record<string, number> = {};
+  const clients: Record<string, number> = {};
+  let acceptQueue = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const local = parseInt(f[1]!.split(':')[1]!, 16);
+      const remote = parseInt(f[2]!.split(':')[1]!, 16);
+      const state = TCP_STATES[f[3]!] ?? f[3]!;
+      if (local === port) {
+        if (state === 'LISTEN') acceptQueue += parseInt(f[4]!.split(':')[1]!, 16);
+        else server[state] = (server[state] ?? 0) + 1;
+      } else if (remote === port) {
+        clients[state] = (clients[state] ?? 0) + 1;
+      }
+    }
+  }
+  return { server, clients, acceptQueue };
+}

@@ -25,7 +25,7 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseSize } from '../src/units.js';
 import { wrkPath } from './load.js';
-import { freePort, listenOverflows, LOOPBACK, openFilesLimit, socketCount, statusMiB, stopChild, tcpSockets, waitForPort } from './proc.js';
+import { connectionsTo, freePort, listenOverflows, LOOPBACK, openFilesLimit, socketCount, statusMiB, stopChild, tcpSockets, waitForPort } from './proc.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -390,9 +390,19 @@ async function main(): Promise<void> {
     const overflowsBefore = listenOverflows();
 
     // Resident memory and sockets every second while the load runs.
-    const samples: { t: number; rssMiB: number; sockets: number }[] = [];
+    const samples: { t: number; rssMiB: number; sockets: number; tcp: ReturnType<typeof connectionsTo> }[] = [];
     const started = Date.now();
-    const sampler = setInterval(() => samples.push({ t: Math.round((Date.now() - started) / 100) / 10, rssMiB: statusMiB(pid, 'VmRSS'), sockets: socketCount(pid) }), 1_000);
+    const sampler = setInterval(
+      () =>
+        samples.push({
+          t: Math.round((Date.now() - started) / 100) / 10,
+          rssMiB: statusMiB(pid, 'VmRSS'),
+          sockets: socketCount(pid),
+          // Connections the load generator holds against those remapd has: a gap is a client left waiting.
+          tcp: connectionsTo(remapd!.port),
+        }),
+      1_000,
+    );
     const figures = wrk ? await runWrk(wrk, dir, remapd.port) : await runAutocannon(remapd.port);
     clearInterval(sampler);
     const rssEnd = statusMiB(pid, 'VmRSS');
@@ -405,6 +415,12 @@ async function main(): Promise<void> {
     const kindsSettled = socketKinds(pid, remapd.port, origin.port);
     // A leak grows on: the second half of the run against the first (the cache was full before either).
     const half = samples.filter((x) => x.t >= DURATION_S / 2)[0]?.rssMiB ?? NaN;
+    // Node 20's libuv accepts one connection per event-loop turn (libuv PR 3696): a loop busy with 1,000
+    // connections' requests takes seconds to accept the rest of a burst, and their first requests wait meanwhile.
+    const acceptQueuePeak = Math.max(0, ...samples.map((x) => x.tcp.acceptQueue));
+    const peakAt = samples.findIndex((x) => x.tcp.acceptQueue === acceptQueuePeak);
+    const drained = samples.slice(Math.max(0, peakAt)).find((x) => x.tcp.acceptQueue === 0);
+    const acceptQueueEmptyAtS = acceptQueuePeak === 0 ? 0 : (drained?.t ?? null);
     const counters = await remapdCounters(remapd.adminPort);
     const alive = remapd.child.exitCode === null && remapd.child.signalCode === null;
 
@@ -448,6 +464,7 @@ async function main(): Promise<void> {
         backAfterMs: back.afterMs,
       },
       listenOverflowsDuringLoad: overflows,
+      acceptQueue: { peak: acceptQueuePeak, emptyAtS: acceptQueueEmptyAtS },
       samples,
       remapdLog: stderrLines.slice(0, 50),
       checks,
@@ -460,7 +477,8 @@ async function main(): Promise<void> {
         `  (${figures.tool === 'wrk' ? "wrk's percentiles, corrected for coordinated omission: a slow response adds samples for the requests it held back" : 'autocannon'}; ` +
         `mean by Little's law ${fmt(result.load.littleMeanMs, 1)} ms)\n` +
         `inside remapd (arrival to end of response, its histogram): p50 ${fmt(counters.serverP50Ms!, 2)} ms, p99 ${fmt(counters.serverP99Ms!, 2)} ms\n` +
-        `listen queue overflows during the load (system-wide): ${overflows}\n` +
+        `listen queue overflows during the load (system-wide): ${overflows}; connections waiting to be accepted: ` +
+        `${acceptQueuePeak} at the most, none from ${acceptQueueEmptyAtS === null ? 'never' : `${acceptQueueEmptyAtS} s`}\n` +
         `cache: ${counters.cacheHits} hits, ${counters.cacheMisses} misses; origin requests during the load ${result.originRequestsDuringLoad}\n` +
         `RSS ${fmt(rssStart)} MiB at start, ${fmt(rssFilled)} after the fill, ${fmt(half)} half-way, ${fmt(rssEnd)} at the end (peak ${fmt(rssPeak)}), ${fmt(rssSettled)} settled\n` +
         `sockets ${socketsBefore} before, peak ${result.sockets.peakDuringLoad}, ${socketsAtEnd} at the end ` +
