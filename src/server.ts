@@ -6,6 +6,7 @@
  * Plain HTTP and HTTPS listeners share one pipeline state (cache, origin pools, configuration); each has its own
  * ProxyContext only because the scheme rules match on is the listener's.
  */
+import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -14,7 +15,8 @@ import { ERROR_STATUS, type ErrorCode } from './errors.js';
 import { AccessLog } from './observability/access-log.js';
 import type { Logger } from './observability/logger.js';
 import { Cache } from './cache/cache.js';
-import { handleRequest, type ProxyContext } from './proxy/handler.js';
+import { handleRequest, type ProxyContext, purgeStored } from './proxy/handler.js';
+import { collectFromCluster } from './cluster/ipc.js';
 import { MAX_HEADER_FIELDS } from './proxy/request-framing.js';
 import type { Scheme } from './plugins/api.js';
 import { parseIpEntry } from './remap/ip-range.js';
@@ -105,6 +107,7 @@ export class RemapdServer {
       scheme: 'http',
       nextId: 1,
       ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(cluster.isWorker ? { purgeEverywhere: purgeInEveryWorker } : {}),
       onDone: (config) => {
         this.release(config);
         // While shutting down, a kept-alive connection that just became idle is closed at once.
@@ -212,6 +215,11 @@ export class RemapdServer {
   }
 
   /** The object cache (one per process: it outlives reloads and is shared by both listeners). */
+  /** PURGE in this process's cache only (a worker answering the supervisor's 'purge'). */
+  purgeLocal(key: string): number {
+    return purgeStored(this.ctx.cache, key);
+  }
+
   get cache(): ProxyContext['cache'] {
     return this.ctx.cache;
   }
@@ -440,4 +448,16 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
     timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A worker's PURGE: every worker removes the key from its own cache (src/cluster/worker.ts answers 'purge'). */
+async function purgeInEveryWorker(key: string): Promise<{ removed: number; unanswered: number[] }> {
+  const answers = await collectFromCluster('purge', { arg: key });
+  let removed = 0;
+  const unanswered: number[] = [];
+  for (const a of answers) {
+    if (a.ok && typeof a.value === 'number') removed += a.value;
+    else unanswered.push(a.worker);
+  }
+  return { removed, unanswered };
 }

@@ -12,7 +12,7 @@ import cluster, { type Worker } from 'node:cluster';
 
 /** Primary → worker. */
 export type ToWorker =
-  | { remapd: 'request'; id: number; kind: string }
+  | { remapd: 'request'; id: number; kind: string; arg?: string }
   /** Stop accepting, finish requests in flight within drainMs, exit 0. */
   | { remapd: 'drain'; drainMs: number }
   /** The answer to a worker's collect-all. */
@@ -23,7 +23,7 @@ export type FromWorker =
   | { remapd: 'ready'; slot: number }
   | { remapd: 'reply'; id: number; ok: boolean; value?: unknown; error?: string }
   /** A worker asks the primary to collect `kind` from every worker (itself included) and send back the list. */
-  | { remapd: 'collect-all'; id: number; kind: string; timeoutMs: number };
+  | { remapd: 'collect-all'; id: number; kind: string; arg?: string; timeoutMs: number };
 
 export function isRemapdMessage<T extends { remapd: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { remapd?: unknown }).remapd === 'string';
@@ -38,7 +38,8 @@ export const DEFAULT_COLLECT_TIMEOUT_MS = 5_000;
 
 // ---- worker side (also a single process, which answers for itself) ----
 
-export type Handler = () => unknown;
+/** `arg` is the caller's argument, when the kind takes one (e.g. the cache key of a 'purge'). */
+export type Handler = (arg?: string) => unknown;
 const handlers = new Map<string, Handler>();
 
 /**
@@ -52,11 +53,11 @@ export function registerHandler(kind: string, handler: Handler): () => void {
   };
 }
 
-async function answer(kind: string): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
+async function answer(kind: string, arg?: string): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
   const handler = handlers.get(kind);
   if (!handler) return { ok: false, error: `nothing answers "${kind}" in this process` };
   try {
-    return { ok: true, value: await handler() };
+    return { ok: true, value: await handler(arg) };
   } catch (err) {
     return { ok: false, error: (err as Error)?.message ?? String(err) };
   }
@@ -78,7 +79,7 @@ export function startWorkerIpc(slot: number, onDrain: (drainMs: number) => void)
     process.on('message', (m: unknown) => {
       if (!isRemapdMessage<ToWorker>(m)) return;
       if (m.remapd === 'request') {
-        void answer(m.kind).then((r) => send({ remapd: 'reply', id: m.id, ...r }));
+        void answer(m.kind, m.arg).then((r) => send({ remapd: 'reply', id: m.id, ...r }));
       } else if (m.remapd === 'drain') {
         drainHandler?.(m.drainMs);
       } else if (m.remapd === 'reply') {
@@ -100,9 +101,10 @@ function send(m: FromWorker): void {
  * Every worker's answer to `kind`, from anywhere: in the primary, `collectFromWorkers`; in a worker, via the
  * primary (this worker answers too); in a single process, this process's own answer as worker 0.
  */
-export async function collectFromCluster(kind: string, options: { timeoutMs?: number } = {}): Promise<WorkerValue[]> {
+export async function collectFromCluster(kind: string, options: { timeoutMs?: number; arg?: string } = {}): Promise<WorkerValue[]> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_COLLECT_TIMEOUT_MS;
-  if (cluster.isPrimary && supervising) return collectFromWorkers(kind, { timeoutMs });
+  const arg = options.arg;
+  if (cluster.isPrimary && supervising) return collectFromWorkers(kind, { timeoutMs, arg });
   if (cluster.isWorker && process.connected) {
     const id = nextWorkerRequest++;
     const reply = await new Promise<{ ok: boolean; value?: unknown; error?: string }>((resolve) => {
@@ -115,12 +117,12 @@ export async function collectFromCluster(kind: string, options: { timeoutMs?: nu
         clearTimeout(timer);
         resolve(r);
       });
-      send({ remapd: 'collect-all', id, kind, timeoutMs });
+      send({ remapd: 'collect-all', id, kind, timeoutMs, ...(arg !== undefined ? { arg } : {}) });
     });
     if (!reply.ok) throw new Error(reply.error);
     return reply.value as WorkerValue[];
   }
-  const r = await answer(kind);
+  const r = await answer(kind, arg);
   return [r.ok ? { worker: 0, pid: process.pid, ok: true, value: r.value } : { worker: 0, pid: process.pid, ok: false, error: r.error }];
 }
 
@@ -144,7 +146,7 @@ export function addWorker(slot: number, worker: Worker): void {
       primaryPending.delete(m.id);
       resolve?.(m);
     } else if (m.remapd === 'collect-all') {
-      void collectFromWorkers(m.kind, { timeoutMs: m.timeoutMs }).then((value) => {
+      void collectFromWorkers(m.kind, { timeoutMs: m.timeoutMs, arg: m.arg }).then((value) => {
         if (worker.isConnected()) worker.send({ remapd: 'reply', id: m.id, ok: true, value } satisfies ToWorker, undefined, () => {});
       });
     }
@@ -165,13 +167,13 @@ export function readyWorkers(): { worker: number; pid: number }[] {
  * In the primary: asks every ready worker for `kind` and resolves, in slot order, to one answer per worker —
  * never rejects; a worker that exits or stays silent for `timeoutMs` is an `ok: false` entry.
  */
-export function collectFromWorkers(kind: string, options: { timeoutMs?: number } = {}): Promise<WorkerValue[]> {
+export function collectFromWorkers(kind: string, options: { timeoutMs?: number; arg?: string } = {}): Promise<WorkerValue[]> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_COLLECT_TIMEOUT_MS;
   const targets = [...primaryWorkers].sort(([a], [b]) => a - b);
-  return Promise.all(targets.map(([slot, worker]) => ask(slot, worker, kind, timeoutMs)));
+  return Promise.all(targets.map(([slot, worker]) => ask(slot, worker, kind, timeoutMs, options.arg)));
 }
 
-function ask(slot: number, worker: Worker, kind: string, timeoutMs: number): Promise<WorkerValue> {
+function ask(slot: number, worker: Worker, kind: string, timeoutMs: number, arg?: string): Promise<WorkerValue> {
   const pid = worker.process.pid ?? 0;
   const id = nextPrimaryRequest++;
   return new Promise<WorkerValue>((resolve) => {
@@ -189,7 +191,7 @@ function ask(slot: number, worker: Worker, kind: string, timeoutMs: number): Pro
       done({ ok: false, error: 'the worker is not connected' });
       return;
     }
-    worker.send({ remapd: 'request', id, kind } satisfies ToWorker, undefined, (err: Error | null) => {
+    worker.send({ remapd: 'request', id, kind, ...(arg !== undefined ? { arg } : {}) } satisfies ToWorker, undefined, (err: Error | null) => {
       if (err) done({ ok: false, error: `cannot reach the worker: ${err.message}` });
     });
   });

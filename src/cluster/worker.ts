@@ -27,13 +27,16 @@ export function withFields(logger: Logger, fields: Record<string, unknown>): Log
 
 /**
  * What this process answers when the supervisor (or `collectFromCluster`) asks: 'reload' runs a reload and
- * answers its outcome, 'reopen-logs' reopens the access log, 'reload-state' is the server's ReloadState.
+ * answers its outcome, 'reopen-logs' reopens the access log, 'reload-state' is the server's ReloadState, 'purge'
+ * removes a cache key from this process's cache and answers how many stored responses went.
  */
 export function registerServerHandlers(server: RemapdServer): () => void {
   const removers = [
     registerHandler('reload', () => server.reload('supervisor')),
     registerHandler('reopen-logs', () => server.reopenLogs()),
     registerHandler('reload-state', () => server.reloadState),
+    // PURGE through any worker removes the key from every worker's cache (each has its own).
+    registerHandler('purge', (key) => (typeof key === 'string' ? server.purgeLocal(key) : 0)),
   ];
   return () => {
     for (const remove of removers) remove();

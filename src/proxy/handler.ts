@@ -53,6 +53,12 @@ export interface ProxyContext {
   readonly onDone?: (config: RemapConfig) => void;
   /** Request, origin and signing counters; none are kept when absent. */
   readonly metrics?: Metrics;
+  /**
+   * With --workers, each worker has its own cache: PURGE removes the key from every worker's through this (the
+   * supervisor asks them all), returning how many stored responses were removed and which workers did not answer.
+   * Absent in a single process, where the local store is the only one.
+   */
+  readonly purgeEverywhere?: (key: string) => Promise<{ removed: number; unanswered: number[] }>;
 }
 
 /** What the access log line of one request needs; filled in as the request progresses. */
@@ -218,7 +224,7 @@ async function proxyRequest(
   rec.rule = rule.id;
 
   if (method === 'PURGE') {
-    purge(ctx, config, rule, match.captures, target, socket.remoteAddress ?? '', res, rec);
+    await purge(ctx, config, rule, match.captures, target, socket.remoteAddress ?? '', res, rec);
     return;
   }
 
@@ -386,7 +392,7 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps 
  * the purge allow list (loopback by default); the rule's own ACL filters do not apply to it. 200 when something
  * was removed, 404 when nothing was stored.
  */
-function purge(
+async function purge(
   ctx: ProxyContext,
   config: RemapConfig,
   rule: Rule,
@@ -395,7 +401,7 @@ function purge(
   remote: string,
   res: ServerResponse,
   rec: Record_,
-): void {
+): Promise<void> {
   if (!listMatches(ctx.purgeAllow, parseAddress(remote))) {
     throw new RemapdError('ERR_ACL_DENIED', 'PURGE is not allowed from this address');
   }
@@ -413,12 +419,30 @@ function purge(
     view.policy.ignoreQuery,
     view.normalize,
   );
-  const removed = ctx.cache.store.delete(key);
-  if (removed > 0) ctx.cache.store.stats.purges++;
+  let removed: number;
+  let unanswered: number[] = [];
+  if (ctx.purgeEverywhere) {
+    ({ removed, unanswered } = await ctx.purgeEverywhere(key));
+  } else {
+    removed = purgeStored(ctx.cache, key);
+  }
   rec.cache = 'purge';
-  const status = removed > 0 ? 200 : 404;
-  rec.bytes = writeAnswer(res, { status, headers: new HeaderList(['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store']) },
-    Buffer.from(removed > 0 ? `200 OK: purged ${removed} stored response(s)\n` : '404 Not Found: nothing stored for this URL\n'));
+  // A worker that did not answer may still hold the object: the purge is not known to be done (503, retry).
+  const status = unanswered.length > 0 ? 503 : removed > 0 ? 200 : 404;
+  const text =
+    status === 503
+      ? `503 Service Unavailable: purged ${removed} stored response(s), but worker(s) ${unanswered.join(', ')} did not answer; retry\n`
+      : removed > 0
+        ? `200 OK: purged ${removed} stored response(s)\n`
+        : '404 Not Found: nothing stored for this URL\n';
+  rec.bytes = writeAnswer(res, { status, headers: new HeaderList(['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store']) }, Buffer.from(text));
+}
+
+/** Removes what this process's cache stores under `key`; how many stored responses went. */
+export function purgeStored(cache: Cache, key: string): number {
+  const removed = cache.store.delete(key);
+  if (removed > 0) cache.store.stats.purges++;
+  return removed;
 }
 
 /** Sends the final origin request, running the sendRequest hooks on a fresh copy for every attempt. */

@@ -88,3 +88,35 @@ test('--workers 2 with a configuration that does not load: the supervisor report
   assert.match(cli.stderr(), /ERROR worker failed to start; stopping worker=\d/);
   assert.match(cli.stderr(), /INFO remapd stopped code=1/);
 });
+
+test('--workers 2: PURGE through one worker removes the object from every worker’s cache', { timeout: 30_000 }, async (t) => {
+  const origin = await startOrigin((_req, res) => res.writeHead(200, { 'cache-control': 'max-age=3600' }).end('cached body'));
+  t.after(() => origin.close());
+  const tmp = tempDir();
+  t.after(() => tmp.remove());
+  const config = join(tmp.dir, 'remap.config');
+  writeFileSync(config, `map / http://${LOOPBACK}:${origin.port}/\n`);
+  const port = await freePort();
+  const url = `http://${LOOPBACK}:${port}`;
+  const cli = startCli(t, ['-c', config, '--listen', `${LOOPBACK}:${port}`, '--workers', '2', '--access-log', 'off', '--no-watch']);
+  await cli.waitForLog(/INFO remapd started workers=2/);
+
+  // Fresh connections alternate between the workers (round-robin): each fills its own cache once.
+  const xCache = async (n: number) => {
+    const seen: string[] = [];
+    for (let i = 0; i < n; i++) seen.push(String((await request(`${url}/obj`)).headers['x-cache']));
+    return seen;
+  };
+  assert.deepEqual((await xCache(6)).filter((x) => x === 'miss').length, 2, 'one miss per worker');
+  assert.equal(origin.requests.length, 2);
+
+  const purged = await request(`${url}/obj`, { method: 'PURGE' });
+  assert.equal(purged.status, 200, purged.text);
+  assert.match(purged.text, /purged 2 stored response\(s\)/);
+  assert.deepEqual((await xCache(6)).filter((x) => x === 'miss').length, 2, 'both workers fetch again');
+  assert.equal(origin.requests.length, 4);
+  const again = await request(`${url}/nothing-here`, { method: 'PURGE' });
+  assert.equal(again.status, 404);
+  cli.child.kill('SIGTERM');
+  assert.equal((await cli.exited()).code, 0);
+});
