@@ -8,6 +8,11 @@
  * caching rule (hit.soak) and a `cache.so --off` rule (miss.soak), fills the cache with every key once, then drives
  * CONNECTIONS concurrent keep-alive connections for DURATION seconds: each request picks a random key, HIT_SHARE of
  * them on the caching rule, the rest on the non-caching one (wrk with a Lua script when installed, else autocannon).
+ * wrk opens every connection at once and starts sending on each as soon as it is open; the first WARMUP_S seconds
+ * of its run hold every connection's first request back, so that the load starts on CONNECTIONS open connections
+ * (wrk has no ramp). Without it the soak measured a connection storm against a saturated server instead: Node 20's
+ * libuv accepts one connection per event-loop turn, and with the first ~500 connections' requests a turn took
+ * 30-50 ms, so the rest waited up to 20 s in the accept queue (see bench/README.md). --timeout stays 10 s.
  *
  * Checks: no socket error, timeout or non-2xx response; remapd's resident memory (VmRSS, /proc/PID/status) grows by
  * at most the configured --cache-size plus RSS_MARGIN_MIB from start to the end of the load; its open sockets
@@ -15,7 +20,7 @@
  * figures and writes bench/results/soak-<time>.json.
  *
  * Options: --duration S (60), --connections N (1000), --threads N (2, wrk's), --keys N (1000), --object-kib N (16),
- * --hit-share F (0.9), --cache-size SIZE (64M), --rss-margin-mib N (192), --settle S (15).
+ * --hit-share F (0.9), --cache-size SIZE (64M), --rss-margin-mib N (192), --settle S (15), --warmup S (3).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,10 +51,15 @@ const CACHE_SIZE = arg('cache-size', '64M');
  */
 const RSS_MARGIN_MIB = Number(arg('rss-margin-mib', '192'));
 const SETTLE_S = Number(arg('settle', '15'));
+/**
+ * Seconds at the start of wrk's run during which connections are opened and no request is sent: long enough for
+ * a SYN dropped by a full accept queue to be sent again (Linux retries after 1 s, then 2 s more).
+ */
+const WARMUP_S = Number(arg('warmup', '3'));
 /** Open files asked for remapd and wrk: 1,000 client connections, as many origin ones, and headroom. */
 const NOFILE = 65_536;
 
-const POSITIVE = { duration: DURATION_S, connections: CONNECTIONS, threads: THREADS, keys: KEYS, 'object-kib': OBJECT_KIB, 'rss-margin-mib': RSS_MARGIN_MIB, settle: SETTLE_S };
+const POSITIVE = { duration: DURATION_S, connections: CONNECTIONS, threads: THREADS, keys: KEYS, 'object-kib': OBJECT_KIB, 'rss-margin-mib': RSS_MARGIN_MIB, settle: SETTLE_S, warmup: WARMUP_S };
 for (const [name, v] of Object.entries(POSITIVE)) {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
 }
@@ -144,7 +154,10 @@ async function fillCache(port: number): Promise<void> {
 interface LoadFigures {
   tool: 'wrk' | 'autocannon';
   requests: number;
+  /** The load's duration, without the warm-up. */
   durationS: number;
+  /** Seconds at the start during which the connections were opened and no request sent (0: none). */
+  warmupS: number;
   /** Socket errors (connect, read, write) and timeouts. */
   socketErrors: number;
   timeouts: number;
@@ -158,11 +171,15 @@ interface LoadFigures {
 
 /**
  * wrk's script: every request built once per thread in init() (keys × two hosts), one picked at random per request;
- * done() prints the figures as one JSON line.
+ * done() prints the figures as one JSON line. delay() holds each connection's first request back WARMUP_S: a
+ * thread's first `perThread` calls are its connections' first requests (a connection's next call follows its first
+ * response). wrk starts a request's latency clock after its delay, so the warm-up is in no latency.
  */
 function wrkScript(): string {
   return `
 local keys, hitShare = ${KEYS}, ${HIT_SHARE}
+local perThread, warmupMs = ${Math.floor(CONNECTIONS / THREADS)}, ${Math.round(WARMUP_S * 1000)}
+local delayed = 0
 local hits, misses = {}, {}
 local counter = 0
 setup = function(thread)
@@ -175,6 +192,13 @@ init = function(args)
     hits[k + 1] = wrk.format("GET", "/obj/" .. k, { Host = "hit.soak" })
     misses[k + 1] = wrk.format("GET", "/obj/" .. k, { Host = "miss.soak" })
   end
+end
+delay = function()
+  if delayed < perThread then
+    delayed = delayed + 1
+    return warmupMs
+  end
+  return 0
 end
 request = function()
   local k = math.random(keys)
@@ -193,7 +217,7 @@ end
 async function runWrk(wrk: string, dir: string, port: number): Promise<LoadFigures> {
   const script = join(dir, 'soak.lua');
   writeFileSync(script, wrkScript());
-  const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${DURATION_S}s`, '--timeout', '10s', '-s', script, `http://${LOOPBACK}:${port}/`];
+  const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${DURATION_S + WARMUP_S}s`, '--timeout', '10s', '-s', script, `http://${LOOPBACK}:${port}/`];
   const child = spawnWithNofile(wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
@@ -210,7 +234,8 @@ async function runWrk(wrk: string, dir: string, port: number): Promise<LoadFigur
   return {
     tool: 'wrk',
     requests: r.requests!,
-    durationS: r.durationUs! / 1e6,
+    durationS: r.durationUs! / 1e6 - WARMUP_S,
+    warmupS: WARMUP_S,
     socketErrors: r.connect! + r.read! + r.write!,
     timeouts: r.timeout!,
     non2xx: r.status!,
@@ -252,6 +277,7 @@ async function runAutocannon(port: number): Promise<LoadFigures> {
     tool: 'autocannon',
     requests: r.requests.total,
     durationS: r.duration,
+    warmupS: 0,
     socketErrors: r.errors - r.timeouts,
     timeouts: r.timeouts,
     non2xx: r.non2xx,
@@ -421,6 +447,13 @@ async function main(): Promise<void> {
     const peakAt = samples.findIndex((x) => x.tcp.acceptQueue === acceptQueuePeak);
     const drained = samples.slice(Math.max(0, peakAt)).find((x) => x.tcp.acceptQueue === 0);
     const acceptQueueEmptyAtS = acceptQueuePeak === 0 ? 0 : (drained?.t ?? null);
+    // The last sample of the warm-up: were the connections all open and accepted when the first request went out?
+    const atLoadStart = samples.filter((x) => x.t <= figures.warmupS).at(-1);
+    const warmup = {
+      s: figures.warmupS,
+      acceptedAtLoadStart: atLoadStart?.tcp.server.ESTABLISHED ?? null,
+      acceptQueueAtLoadStart: atLoadStart?.tcp.acceptQueue ?? null,
+    };
     const counters = await remapdCounters(remapd.adminPort);
     const alive = remapd.child.exitCode === null && remapd.child.signalCode === null;
 
@@ -430,6 +463,13 @@ async function main(): Promise<void> {
     const checks = [
       { check: 'requests were made', ok: figures.requests > 0, measured: `${figures.requests}` },
       { check: 'no socket error, timeout or non-2xx response', ok: errors === 0, measured: `${figures.socketErrors} socket errors, ${figures.timeouts} timeouts, ${figures.non2xx} non-2xx` },
+      ...(figures.warmupS > 0
+        ? [{
+            check: `all ${CONNECTIONS} connections accepted by the end of the ${figures.warmupS} s warm-up`,
+            ok: warmup.acceptedAtLoadStart !== null && warmup.acceptedAtLoadStart >= CONNECTIONS && warmup.acceptQueueAtLoadStart === 0,
+            measured: `${warmup.acceptedAtLoadStart ?? '-'} accepted, ${warmup.acceptQueueAtLoadStart ?? '-'} waiting`,
+          }]
+        : []),
       { check: 'remapd still running', ok: alive, measured: alive ? 'yes' : `exited ${remapd.child.exitCode ?? remapd.child.signalCode}` },
       { check: `RSS growth ≤ cache size ${CACHE_SIZE} + ${RSS_MARGIN_MIB} MiB`, ok: growth <= bound, measured: `${fmt(growth)} MiB (${fmt(rssStart)} → ${fmt(rssEnd)} MiB, peak ${fmt(rssPeak)})` },
       {
@@ -463,6 +503,7 @@ async function main(): Promise<void> {
         settledByKind: kindsSettled,
         backAfterMs: back.afterMs,
       },
+      warmup,
       listenOverflowsDuringLoad: overflows,
       acceptQueue: { peak: acceptQueuePeak, emptyAtS: acceptQueueEmptyAtS },
       samples,
@@ -472,6 +513,10 @@ async function main(): Promise<void> {
     };
 
     process.stdout.write(
+      (figures.warmupS > 0
+        ? `\nwarm-up: ${figures.warmupS} s with every connection's first request held back; at its end remapd had accepted ` +
+          `${warmup.acceptedAtLoadStart ?? '-'} connections, ${warmup.acceptQueueAtLoadStart ?? '-'} waiting (wrk --timeout 10s throughout)`
+        : '') +
       `\nrequests ${figures.requests} in ${fmt(figures.durationS)} s (${fmt(result.load.reqPerSec, 0)} req/s), ` +
         `p50 ${fmt(figures.p50Ms, 2)} ms, p90 ${fmt(figures.p90Ms, 2)}, p99 ${fmt(figures.p99Ms, 2)}, p99.9 ${fmt(figures.p999Ms, 0)}, max ${fmt(figures.maxMs, 0)} ms\n` +
         `  (${figures.tool === 'wrk' ? "wrk's percentiles, corrected for coordinated omission: a slow response adds samples for the requests it held back" : 'autocannon'}; ` +
