@@ -258,6 +258,12 @@ export class RemapdServer {
   swapConfig(next: RemapConfig): void {
     const old = this.ctx.config;
     if (old === next) return;
+    // Origin pools keep what they know of their members' health across the reload (same strategy, same origin).
+    const previous = new Map(old.pools.map((p) => [p.name, p]));
+    for (const pool of next.pools) {
+      const p = previous.get(pool.name);
+      if (p !== undefined) pool.inheritHealth(p);
+    }
     this.ctx.config = next;
     this.retired.add(old);
     if (!this.active.get(old)) void this.closeConfig(old);

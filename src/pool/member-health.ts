@@ -24,6 +24,15 @@ export interface HealthChange {
   reason: string;
 }
 
+export interface HealthSnapshot {
+  readonly state: MemberState;
+  readonly failures: number;
+  readonly checkSuccesses: number;
+  readonly downSince: number | null;
+  readonly retryAt: number;
+  readonly lastFailure: string | null;
+}
+
 export class MemberHealth {
   #state: MemberState = 'up';
   /** Consecutive failures, from requests and checks alike. */
@@ -66,6 +75,25 @@ export class MemberHealth {
   /** Down, but its retry time has come and no other request is probing it: the next request may. */
   get probeDue(): boolean {
     return this.#state === 'down' && !this.#probing && this.now() >= this.#retryAt;
+  }
+
+  /** What a reload carries over to the same member in the new configuration (inherit). */
+  snapshot(): HealthSnapshot {
+    return { state: this.#state, failures: this.#failures, checkSuccesses: this.#checkSuccesses, downSince: this.#downSince, retryAt: this.#retryAt, lastFailure: this.#lastFailure };
+  }
+
+  /**
+   * Takes over the state of the same member in the configuration being replaced: a member that was down stays
+   * down (and keeps its retry time) instead of getting a reload's worth of client requests to fail again. No
+   * change is logged: nothing changed.
+   */
+  inherit(s: HealthSnapshot): void {
+    this.#state = s.state;
+    this.#failures = s.failures;
+    this.#checkSuccesses = s.checkSuccesses;
+    this.#downSince = s.downSince;
+    this.#retryAt = s.retryAt;
+    this.#lastFailure = s.lastFailure;
   }
 
   /** A request is being sent to this member; while it is down, that request is the one probe. */

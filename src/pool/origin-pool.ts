@@ -101,6 +101,18 @@ export class OriginPool {
   }
 
   /**
+   * After a reload: each member that the previous configuration's pool of the same strategy also had (same
+   * origin id) starts from that member's health instead of "up". Members new to the strategy start up.
+   */
+  inheritHealth(previous: OriginPool): void {
+    const before = new Map(previous.members.map((m) => [m.def.id, m.health.snapshot()]));
+    for (const m of this.members) {
+      const s = before.get(m.def.id);
+      if (s !== undefined) m.health.inherit(s);
+    }
+  }
+
+  /**
    * The members to try, in order: the policy's order of the members that may take a request now (up, or down with
    * a probe due — for a request that can fail over, so a failed probe costs the client nothing), then the others
    * in the same order. When every member is down they are all tried anyway: never fail without trying.

@@ -165,6 +165,21 @@ describe('failover', () => {
     assert.match(check.detail, new RegExp(`refused ${LOOPBACK}:${dead} \\(down for \\d+ s, last failure ERR_ORIGIN_CONNECT\\)`));
   });
 
+  test('a reload keeps what the pool knew: the member that was down is still down in the new configuration', STEP, async () => {
+    const before = pool('refused');
+    assert.equal(before.status()[0]!.up, false);
+    const result = await proxy.server.reload('test');
+    assert.equal(result.ok, true);
+    const after = pool('refused');
+    assert.notEqual(after, before, 'the reload built new pools');
+    const [down, up] = after.status();
+    assert.deepEqual([down!.up, down!.lastFailure, up!.up], [false, 'ERR_ORIGIN_CONNECT', true]);
+    const res = await request(proxy.url, { path: '/after-reload', headers: host('refused.test') });
+    assert.equal(servedBy(res), 'ok1');
+    const m = parsePrometheus(metrics.prometheus());
+    assert.equal(sampleValue(m, METRIC.originFailovers, { strategy: 'refused' }), 3, 'no request was spent finding the dead member again');
+  });
+
   test('a member that does not answer within the response timeout is left for the next', STEP, async () => {
     const res = await request(proxy.url, { path: '/slow', headers: host('timeout.test') });
     assert.equal(res.status, 200, res.text);
