@@ -9,7 +9,7 @@
  *
  * Elements tests and people may rely on: #request-rate, #total-requests, #hit-ratio, #cache-bytes,
  * #cache-objects, #origin-error-rate, #origin-p50, #origin-p99, #config-version, #config-loaded-at,
- * #reload-last (data-ok), #rules (rows tr[data-rule], cells td[data-field]), #origins, #plot-rate, #plot-cache
+ * #reload-last (data-ok), #rules (rows tr[data-rule], cells td[data-field]), #origins, #pools, #plot-rate, #plot-cache
  * (data-points). Every number carries its raw value in data-value; body[data-generated-at] is the time of the
  * data shown.
  */
@@ -102,7 +102,8 @@ const SCRIPT = `
     }
     return items.map(function (item) {
       var row = document.createElement('tr');
-      row.setAttribute('data-rule', item.rule);
+      if (item.rule !== undefined) row.setAttribute('data-rule', item.rule);
+      else if (item.strategy !== undefined) row.setAttribute('data-member', item.strategy + ' ' + item.origin);
       body.appendChild(row);
       return row;
     });
@@ -198,6 +199,12 @@ const SCRIPT = `
       cell(row, 'p50', ms(o.p50Ms), o.p50Ms);
       cell(row, 'p99', ms(o.p99Ms), o.p99Ms);
     });
+    fillTable('pools', s.pools, 3, 'no origin pools').forEach(function (row, i) {
+      var p = s.pools[i];
+      cell(row, 'strategy', p.strategy);
+      cell(row, 'origin', p.origin);
+      cell(row, 'state', p.up ? 'up' : 'DOWN', p.up, p.up ? 'ok' : 'bad');
+    });
     fillTable('credentials', s.credentials, 2, 'no expiring credentials').forEach(function (row, i) {
       var c = s.credentials[i];
       var left = Date.parse(c.expiresAt) - end;
@@ -256,6 +263,9 @@ const BODY = `
 </section>
 <section><h2>Origins</h2>
 <table id="origins"><thead><tr><th>rule</th><th>requests</th><th>errors</th><th>error rate</th><th>p50</th><th>p99</th></tr></thead><tbody></tbody></table>
+</section>
+<section><h2>Origin pools</h2>
+<table id="pools"><thead><tr><th>strategy</th><th>origin</th><th>state</th></tr></thead><tbody></tbody></table>
 </section>
 <section><h2>Credentials</h2>
 <table id="credentials"><thead><tr><th>rule</th><th>expire at</th></tr></thead><tbody></tbody></table>

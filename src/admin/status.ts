@@ -86,6 +86,8 @@ export interface StatusInfo {
   };
   origin: OriginStatus;
   origins: OriginStatus[];
+  /** Origin pool members (strategies.yaml) and whether each is up (with workers: up in every worker). */
+  pools: { strategy: string; origin: string; up: boolean }[];
   rules: RuleStatus[];
   credentials: { rule: string; expiresAt: string }[];
   history: { intervalMs: number; points: StatusPoint[] };
@@ -249,6 +251,9 @@ export function buildStatus(snapshot: MetricsSnapshot, options: StatusOptions = 
     },
     origin: originStatus('*', originRequests, originDuration),
     origins: originRules.map((rule) => originStatus(rule, originRequests, originDuration)),
+    pools: (family(snapshot, METRIC.originUp, 'gauge')?.samples ?? [])
+      .map((s) => ({ strategy: s.labels.strategy ?? '-', origin: s.labels.origin ?? '-', up: s.value === 1 }))
+      .sort((a, b) => (a.strategy < b.strategy ? -1 : a.strategy > b.strategy ? 1 : 0)),
     rules,
     credentials: (family(snapshot, METRIC.credentialsExpiry, 'gauge')?.samples ?? [])
       .map((s) => ({ rule: s.labels.rule ?? '-', expiresAt: iso(s.value)! }))

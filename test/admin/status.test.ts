@@ -73,6 +73,20 @@ describe('status from metrics', () => {
     assert.deepEqual(s.origins.map((o) => [o.rule, o.requests, o.errors]), [['r:1', 9, 1], ['r:2', 1, 1]]);
   });
 
+  test('origin pools: every member with its strategy and state', () => {
+    const { metrics } = clocked();
+    metrics.watchOriginPools(() => [
+      { strategy: 'eu', origin: '10.0.0.1:9000', up: true },
+      { strategy: 'eu', origin: '10.0.0.2:9000', up: false },
+    ]);
+    const s = buildStatus(metrics.snapshot());
+    assert.deepEqual(s.pools, [
+      { strategy: 'eu', origin: '10.0.0.1:9000', up: true },
+      { strategy: 'eu', origin: '10.0.0.2:9000', up: false },
+    ]);
+    assert.deepEqual(buildStatus(clocked().metrics.snapshot()).pools, []);
+  });
+
   test('the request rate is over the last minute of history; history points become rates and ratios', () => {
     const { metrics, advance } = clocked();
     for (let slot = 0; slot < 30; slot++) {
