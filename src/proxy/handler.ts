@@ -24,7 +24,7 @@ import { type FlowDeps, serveThroughCache } from './cache-flow.js';
 import type { RemapConfig, Rule } from '../remap/load.js';
 import type { RulePool } from '../pool/origin-pool.js';
 import { authorityOf, DEFAULT_PORT, type RemapUrl } from '../remap/remap-url.js';
-import { joinPath } from '../remap/rule-table.js';
+import { remapPath } from '../remap/rule-table.js';
 import type { Settings } from '../settings.js';
 import { HeaderList } from './header-list.js';
 import { appendVia, buildOriginHeaders, stripHopByHop } from './header-rules.js';
@@ -247,8 +247,7 @@ async function proxyRequest(
   }
 
   const dest = destination(rule, match.captures);
-  const remainder = target.path.slice(rule.from.path.length);
-  const destPath = joinPath(dest.path, remainder);
+  const destPath = remapPath(rule.from.path, dest.path, target.path);
 
   if (rule.kind === 'redirect') {
     const location = `${dest.scheme}://${authorityOf(dest)}${destPath}${target.search}`;
@@ -413,7 +412,7 @@ async function purge(
       scheme: dest.scheme ?? 'http',
       host: dest.host,
       port: dest.port ?? DEFAULT_PORT[dest.scheme ?? 'http'],
-      path: joinPath(dest.path, target.path.slice(rule.from.path.length)),
+      path: remapPath(rule.from.path, dest.path, target.path),
       search: target.search,
     },
     view.policy.ignoreQuery,

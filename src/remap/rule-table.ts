@@ -226,6 +226,18 @@ export function joinPath(toPath: string, remainder: string): string {
   return toPath + remainder;
 }
 
+/**
+ * The origin path of `requestPath` under a rule: the to-path, then what follows the from-path. When the from-path
+ * ends with '/', what follows it is kept exactly — a '/' right after the prefix is an empty segment of the key,
+ * and for S3 `public//a` and `public/a` are different objects (ATS appends the remainder as it is, too). Otherwise
+ * joinPath's one slash at the seam (`/a/b` → `/x/y/` sends `/a/b/c` to `/x/y/c`).
+ */
+export function remapPath(fromPath: string, toPath: string, requestPath: string): string {
+  const remainder = requestPath.slice(fromPath.length);
+  if (remainder !== '' && fromPath.endsWith('/')) return (toPath.endsWith('/') ? toPath : `${toPath}/`) + remainder;
+  return joinPath(toPath, remainder);
+}
+
 function joinUrl(to: RuleSpec['to'], remainder: string): string {
   const host = to.host.includes(':') ? `[${to.host}]` : to.host;
   const port = to.port !== null && to.port !== DEFAULT_PORT[to.scheme ?? 'http'] ? `:${to.port}` : '';

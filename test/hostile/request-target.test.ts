@@ -75,7 +75,7 @@ const PATHS: ReadonlyArray<{ path: string; forwarded?: string; refused?: string;
   { path: '/public/a\\b', refused: 'the path contains a backslash' },
   { path: '/public/..%5csecret', forwarded: '/bucket/public/..%5csecret' },
   { path: '/public/a%5Cb', forwarded: '/bucket/public/a%5Cb' },
-  { path: '/public//a', forwarded: '/bucket/public/a' },
+  { path: '/public//a', forwarded: '/bucket/public//a' },
   { path: '/public/a//b', forwarded: '/bucket/public/a//b' },
   { path: '//public/a', status: 404 },
   { path: '/public', status: 404 },

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RuleSpec } from '../../src/remap/parser.js';
-import { joinPath, type MatchRequest, RuleTable, splitAuthority } from '../../src/remap/rule-table.js';
+import { joinPath, type MatchRequest, remapPath, RuleTable, splitAuthority } from '../../src/remap/rule-table.js';
 import { dump, errorsOf, parseText, VIRTUAL_TOP } from './virtual-config.js';
 
 function tableOf(lines: string[]): RuleTable<RuleSpec> {
@@ -351,6 +351,16 @@ test('joinPath: ATS\'s example sends /a/b/c/d/doc.html under "/a/b/ -> /customer
   const fromPath = '/a/b/';
   const requestPath = '/a/b/c/d/doc.html';
   assert.equal(joinPath('/customers/x/y', requestPath.slice(fromPath.length)), '/customers/x/y/c/d/doc.html');
+});
+
+test('remapPath: after a from-path ending in /, the remainder is kept as sent (an empty key segment stays)', () => {
+  assert.equal(remapPath('/public/', '/bucket/public/', '/public//a'), '/bucket/public//a');
+  assert.equal(remapPath('/public/', '/bucket/public/', '/public/a'), '/bucket/public/a');
+  assert.equal(remapPath('/public/', '/bucket/public', '/public/a'), '/bucket/public/a');
+  assert.equal(remapPath('/public/', '/bucket/public', '/public/'), '/bucket/public');
+  assert.equal(remapPath('/', '/bucket/', '//a'), '/bucket//a');
+  assert.equal(remapPath('/a/b', '/x/y/', '/a/b/c'), '/x/y/c');
+  assert.equal(remapPath('/a/b', '/x/y', '/a/bc'), '/x/y/c');
 });
 
 test('joinPath keeps exactly one slash at the seam and nothing is added to an empty remainder', () => {
