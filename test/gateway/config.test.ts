@@ -40,6 +40,15 @@ describe('s3_client_auth.so at load', () => {
     assert.equal(r.ok, true, r.messages.join('\n'));
   });
 
+  test("the README's virtual-host regex_map rule loads", async () => {
+    const r = await load(
+      'regex_map http://([a-z0-9.-]+)\\.s3\\.mydomain\\.com/ https://s3.eu-west-1.amazonaws.com/$1/ \\\n' +
+        '    @plugin=s3_client_auth.so @pparam=--clients=config/gateway_clients.config @pparam=--virtual-host-domain=s3.mydomain.com \\\n' +
+        '    @plugin=s3_auth.so @pparam=--version=4 @pparam=--config @pparam=config/s3_auth_v4.config\n',
+    );
+    assert.equal(r.ok, true, r.messages.join('\n'));
+  });
+
   test('unknown options, bad values and a missing --clients are errors at the rule line', async () => {
     const r = await load('\n\nmap http://a/ http://b/ @plugin=s3_client_auth.so @pparam=--colour=blue @pparam=--unsigned-payload=maybe\n');
     assert.equal(r.ok, false);

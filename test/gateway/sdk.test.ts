@@ -25,7 +25,7 @@ import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { LOOPBACK } from '../support/harness.js';
 import { anonymousRequest } from '../support/s3rver.js';
-import { BUCKET, CLIENT, type Gateway, READER, REGION, startGateway, TOKEN_CLIENT } from './support.js';
+import { BUCKET, CLIENT, type Gateway, READER, REGION, startGateway, TOKEN_CLIENT, VHOST_DOMAIN } from './support.js';
 
 const STEP = { timeout: 20_000 };
 
@@ -169,6 +169,26 @@ describe('the AWS SDK for JavaScript through the gateway', () => {
     const wrong = client({ ...TOKEN_CLIENT, sessionToken: 'not-the-token' });
     const err = await s3ErrorOf(wrong.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'token/obj.txt' })));
     assert.equal(err.code, 'InvalidToken');
+  });
+});
+
+describe('virtual-host style (bucket in the Host)', () => {
+  test('a PUT and GET signed for BUCKET.s3.gw.test reach the bucket; the allow list sees the bucket', STEP, async () => {
+    const host = `${BUCKET}.${VHOST_DOMAIN}:${gw.proxy.port}`;
+    const send = async (who: typeof CLIENT, method: string, body?: Buffer) => {
+      const signer = new SignatureV4({ credentials: who, region: REGION, service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false, applyChecksum: false });
+      const headers: Record<string, string> = { host, 'x-amz-content-sha256': createHash('sha256').update(body ?? '').digest('hex') };
+      if (body) headers['content-length'] = String(body.length);
+      const signed = await signer.sign({ method, protocol: 'http:', hostname: host.replace(/:\d+$/, ''), port: gw.proxy.port, path: '/vhost/obj%20one.txt', headers, body });
+      return raw(method, `${gw.endpoint}/vhost/obj%20one.txt`, signed.headers as Record<string, string>, body);
+    };
+    const put = await send(CLIENT, 'PUT', Buffer.from('virtual host'));
+    assert.equal(put.status, 200, put.body.toString());
+    assert.equal((await anonymousRequest(gw.s3.port, 'GET', `/${BUCKET}/vhost/obj%20one.txt`)).body, 'virtual host', 'stored in the bucket named by the Host');
+    const get = await send(CLIENT, 'GET');
+    assert.equal(get.body.toString(), 'virtual host');
+    const denied = await send(READER, 'GET');
+    assert.equal(codeOf(denied), 'AccessDenied', 'the reader may read public/ of the bucket only');
   });
 });
 

@@ -30,11 +30,19 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** The domain under which `BUCKET.${VHOST_DOMAIN}` names a bucket (virtual-host style clients). */
+export const VHOST_DOMAIN = 's3.gw.test';
+
 function rules(port: number, s3: S3rverHandle, extra: string): string {
+  const resign = `@plugin=s3_auth.so @pparam=--version=4 @pparam=--access_key=${s3.accessKey} @pparam=--secret_key=${s3.secretKey}`;
   return [
     `map http://${LOOPBACK}:${port}/ http://${LOOPBACK}:${s3.port}/ \\`,
     `    @plugin=s3_client_auth.so @pparam=--clients=clients.config ${extra} \\`,
-    `    @plugin=s3_auth.so @pparam=--version=4 @pparam=--access_key=${s3.accessKey} @pparam=--secret_key=${s3.secretKey}`,
+    `    ${resign}`,
+    // Virtual-host style, as README's gateway section shows it: the bucket goes back into the origin's path.
+    `regex_map http://([a-z0-9.-]+)\\.s3\\.gw\\.test:${port}/ http://${LOOPBACK}:${s3.port}/$1/ \\`,
+    `    @plugin=s3_client_auth.so @pparam=--clients=clients.config @pparam=--virtual-host-domain=${VHOST_DOMAIN} ${extra} \\`,
+    `    ${resign}`,
     '',
   ].join('\n');
 }
