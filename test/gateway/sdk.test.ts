@@ -276,6 +276,15 @@ describe('refusals: S3 errors, and nothing reaches the origin', () => {
     assert.equal(good.status, 200, good.body.toString());
   });
 
+  test('a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) needs no signature and goes to the origin', STEP, async () => {
+    const mark = gw.s3.seen.length;
+    const r = await raw('OPTIONS', `${gw.endpoint}/${BUCKET}/public/readme.txt`, { origin: 'https://app.example', 'access-control-request-method': 'PUT' });
+    assert.notEqual(codeOf(r), 'AccessDenied');
+    assert.deepEqual(originSince(mark), [`OPTIONS /${BUCKET}/public/readme.txt`]);
+    const plain = await raw('OPTIONS', `${gw.endpoint}/${BUCKET}/public/readme.txt`);
+    assert.equal(codeOf(plain), 'AccessDenied', 'an OPTIONS that is not a preflight is an ordinary request');
+  });
+
   test('a request with no authentication: AccessDenied', STEP, async () => {
     const mark = gw.s3.seen.length;
     const r = await raw('GET', `${gw.endpoint}/${BUCKET}/public/readme.txt`);

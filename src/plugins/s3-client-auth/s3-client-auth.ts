@@ -104,6 +104,12 @@ function splitTarget(target: string): { path: string; search: string } {
   return q < 0 ? { path: target.slice(start), search: '' } : { path: target.slice(start, q), search: target.slice(q) };
 }
 
+/** An OPTIONS request with Origin and Access-Control-Request-Method: a CORS preflight. */
+function isPreflight(txn: Transaction): boolean {
+  const h = txn.client.headers;
+  return txn.client.method === 'OPTIONS' && h.has('origin') && h.has('access-control-request-method');
+}
+
 /** The decoded `prefix` parameter of a listing, or null. */
 function listPrefix(search: string): string | null {
   for (const piece of search.slice(1).split('&')) {
@@ -179,7 +185,9 @@ export function createClientAuthPlugin(argv: readonly string[], context: PluginC
         throw err;
       }
       if (verified === null) {
-        if (o.anonymous) return;
+        // A browser's CORS preflight carries no credentials by design (Fetch standard); S3 answers it from the
+        // bucket's CORS configuration without authentication, so it goes through (signed by s3_auth as any other).
+        if (o.anonymous || isPreflight(txn)) return;
         refuse(txn, new S3AuthError('AccessDenied', 'Access Denied', { resource: path, detail: 'the request carries no authentication' }), null);
         return;
       }
