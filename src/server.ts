@@ -354,16 +354,19 @@ export class RemapdServer {
 
   private release(config: RemapConfig): void {
     const n = (this.active.get(config) ?? 1) - 1;
-    if (n > 0) {
+    // The configuration in force keeps its entry at 0: deleting and re-adding it between requests churned the
+    // map's table on every request (issue 6, 4% of a 1 KiB hit's JS time).
+    if (n > 0 || !this.retired.has(config)) {
       this.active.set(config, n);
       return;
     }
     this.active.delete(config);
-    if (this.retired.has(config)) void this.closeConfig(config);
+    void this.closeConfig(config);
   }
 
   private async closeConfig(config: RemapConfig): Promise<void> {
     this.retired.delete(config);
+    this.active.delete(config);
     await config.close();
   }
 

@@ -4,6 +4,7 @@
  * fields`; a key remembers its Vary field names so a lookup can form the variant key.
  */
 import { LRUCache } from 'lru-cache';
+import type { ResponseHead } from '../plugins/api.js';
 import type { HeaderList } from '../proxy/header-list.js';
 import type { AgeBasis, Freshness } from './freshness.js';
 import type { CacheLimits } from './policy.js';
@@ -18,6 +19,17 @@ export interface CacheEntry {
   age: AgeBasis;
   freshness: Freshness;
   readonly size: number;
+  /** The last plain hit's response head (src/proxy/cache-flow.ts, preparedHead); cleared when the entry changes. */
+  prepared?: PreparedHead | undefined;
+}
+
+/** A response head prepared for the plain hits of one Age, cache status and client HTTP version. */
+export interface PreparedHead {
+  readonly age: number;
+  readonly cacheStatus: string | null;
+  readonly xCache: string;
+  readonly httpVersion: string;
+  readonly head: ResponseHead;
 }
 
 export interface CacheStats {

@@ -29,6 +29,11 @@ export interface FlowDeps {
   clientHead(txn: Txn, head: ResponseHead): void | Promise<void>;
   /** Logs an origin body that failed mid-way (once per fetch). */
   bodyFailed(txn: Txn, err: Error): void;
+  /**
+   * True when clientHead only adds Via (the rule has no sendResponse hooks): a plain hit's head is then the same
+   * for every request in the same second of Age, and is prepared once per stored entry (issue 6, hot path).
+   */
+  readonly fixedClientHead: boolean;
   readonly now: () => number;
 }
 
@@ -60,6 +65,37 @@ function notModifiedHeaders(full: HeaderList): HeaderList {
   return out;
 }
 
+/** True when the request has a precondition (If-*) or a Range: its answer is not the stored entry as it is. */
+function asksForLess(client: HeaderList): boolean {
+  const raw = client.raw;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length >= 8 ? /^if-/i.test(n) : n.length === 5 && n.toLowerCase() === 'range') return true;
+  }
+  return false;
+}
+
+/**
+ * The head of a plain hit (no precondition, no Range, no sendResponse hooks): built the same way as any other
+ * (stored fields, Age, Content-Length, Via, Cache-Status, X-Cache), then kept on the entry and reused while the
+ * Age, the cache status and the client's HTTP version stay the same, so most hits allocate no header list.
+ */
+function preparedHead(entry: CacheEntry, age: number, txn: Txn, deps: FlowDeps): ResponseHead {
+  const p = entry.prepared;
+  if (p !== undefined && p.age === age && p.cacheStatus === txn.cacheStatus && p.xCache === txn.cacheResult && p.httpVersion === txn.client.httpVersion) {
+    return p.head;
+  }
+  const headers = new HeaderList(entry.headers.slice());
+  headers.set('Age', String(age));
+  if (entry.status === 204) headers.delete('content-length');
+  else if (entry.status !== 304) headers.set('Content-Length', String(entry.body.length));
+  const head: ResponseHead = { status: entry.status, headers };
+  void deps.clientHead(txn, head);
+  setVisibility(headers, txn);
+  entry.prepared = { age, cacheStatus: txn.cacheStatus, xCache: txn.cacheResult, httpVersion: txn.client.httpVersion, head };
+  return head;
+}
+
 /**
  * Writes a stored entry to one client: Age, conditionals, ranges, HEAD. Synchronous unless the rule has
  * sendResponse hooks: a plain hit is written in the tick its request arrived (issue 6, hot path).
@@ -72,9 +108,14 @@ function serveEntry(
   rec: FlowRecord,
   deps: FlowDeps,
 ): void | Promise<void> {
-  const stored = new HeaderList(entry.headers.slice());
-  stored.set('Age', String(currentAge(entry.age, deps.now())));
+  const age = currentAge(entry.age, deps.now());
   const client = txn.client.headers;
+  if (deps.fixedClientHead && !asksForLess(client)) {
+    writeHead(preparedHead(entry, age, txn, deps), entry.body, req, res, rec);
+    return;
+  }
+  const stored = new HeaderList(entry.headers.slice());
+  stored.set('Age', String(age));
   const precondition = evaluatePreconditions(client, stored);
   let status = entry.status;
   let headers = stored;
@@ -108,6 +149,11 @@ function serveEntry(
 
 function writeEntry(head: ResponseHead, body: Buffer, txn: Txn, req: IncomingMessage, res: ServerResponse, rec: FlowRecord): void {
   setVisibility(head.headers, txn);
+  writeHead(head, body, req, res, rec);
+}
+
+/** Writes a finished head and the body (none for HEAD, 304, or an empty body). */
+function writeHead(head: ResponseHead, body: Buffer, req: IncomingMessage, res: ServerResponse, rec: FlowRecord): void {
   res.writeHead(head.status, head.headers.raw);
   if (req.method === 'HEAD' || head.status === 304 || body.length === 0) {
     res.end();
@@ -142,6 +188,7 @@ function refresh(entry: CacheEntry, response: OriginResponse, policy: CachePolic
   entry.headers = headers.raw;
   entry.age = ageBasis(headers, requestTime, responseTime);
   entry.freshness = freshnessOf(entry.status, headers, policy, responseTime);
+  entry.prepared = undefined;
 }
 
 /**
@@ -270,9 +317,11 @@ async function runFill(
 
 /**
  * Serves one GET or HEAD through the cache. Returns false when the request should go to the origin the ordinary
- * way (a range that misses, a HEAD miss, a fetch it may not share); it has then marked Cache-Status.
+ * way (a range that misses, a HEAD miss, a fetch it may not share); it has then marked Cache-Status. A fresh hit
+ * is answered synchronously (true, not a promise) unless the rule has sendResponse hooks: no microtask turn per
+ * hit (issue 6, hot path).
  */
-export async function serveThroughCache(
+export function serveThroughCache(
   cache: Cache,
   policy: CachePolicy,
   key: string,
@@ -281,11 +330,10 @@ export async function serveThroughCache(
   res: ServerResponse,
   rec: FlowRecord,
   deps: FlowDeps,
-): Promise<boolean> {
+): boolean | Promise<boolean> {
   const store = cache.store;
-  const client = txn.client.headers;
   const now = deps.now();
-  const entry = store.get(key, client);
+  const entry = store.get(key, txn.client.headers);
   if (entry) {
     const age = currentAge(entry.age, now);
     const f = entry.freshness;
@@ -293,9 +341,31 @@ export async function serveThroughCache(
       store.stats.hits++;
       markCache(txn, `hit; ttl=${f.lifetime - age}`, 'hit-fresh');
       rec.cache = txn.cacheResult;
-      await serveEntry(entry, txn, req, res, rec, deps);
-      return true;
+      const hooked = serveEntry(entry, txn, req, res, rec, deps);
+      return hooked ? hooked.then(() => true) : true;
     }
+  }
+  return serveStaleOrFetch(cache, policy, key, entry, now, txn, req, res, rec, deps);
+}
+
+/** serveThroughCache past a fresh hit: a stale entry (served while revalidating) or a miss (a fill). */
+async function serveStaleOrFetch(
+  cache: Cache,
+  policy: CachePolicy,
+  key: string,
+  entry: CacheEntry | undefined,
+  now: number,
+  txn: Txn,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: FlowRecord,
+  deps: FlowDeps,
+): Promise<boolean> {
+  const store = cache.store;
+  const client = txn.client.headers;
+  if (entry) {
+    const age = currentAge(entry.age, now);
+    const f = entry.freshness;
     if (usableStale(entry, now, 'staleWhileRevalidate')) {
       store.stats.hits++;
       store.stats.staleServed++;

@@ -319,7 +319,8 @@ async function proxyRequest(
       txn.cacheResult = 'skipped';
     } else if (method === 'GET' || method === 'HEAD') {
       const key = cacheKeyOf(txn.originRequest, view.policy.ignoreQuery, view.normalize);
-      if (await serveThroughCache(ctx.cache, view.policy, key, txn, req, res, rec, view.deps)) return;
+      const served = serveThroughCache(ctx.cache, view.policy, key, txn, req, res, rec, view.deps);
+      if (served === true || (served !== false && (await served))) return;
     } else {
       txn.cacheStatus = 'remapd; fwd=method';
       txn.cacheResult = 'skipped';
@@ -382,6 +383,7 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps 
       return rule.hooks.sendResponse.length > 0 ? runResponseHooks(rule, t as Txn, head, 'sendResponse') : undefined;
     },
     bodyFailed: (t, err) => originBodyFailed(ctx, rule, t as Txn, err),
+    fixedClientHead: rule.hooks.sendResponse.length === 0,
     now: Date.now,
   };
 }

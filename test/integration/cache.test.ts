@@ -287,6 +287,35 @@ describe('the object cache', { concurrency: true }, () => {
       assert.equal(seenFor(origin, '/hit').length, 1);
     });
 
+    test('a hit head reused between hits follows the entry: a 304 that changes a field shows in the next hit', STEP, async () => {
+      let rev = '1';
+      routes.set('/prepared', (req, res, seen) => {
+        if (req.headers['if-none-match'] === '"p"') {
+          res.writeHead(304, { etag: '"p"', 'cache-control': 'max-age=1', 'x-rev': rev });
+          res.end();
+          return;
+        }
+        answer('prepared', { etag: '"p"', 'cache-control': 'max-age=1', 'x-rev': rev })(req, res, seen);
+      });
+      await get('c.test', '/prepared');
+      await get('c.test', '/prepared');
+      const again = await get('c.test', '/prepared');
+      assert.equal(again.headers['x-cache'], 'hit-fresh');
+      assert.equal(again.headers['x-rev'], '1');
+      assert.match(String(again.headers.via), /remapd/);
+      rev = '2';
+      await sleep(PAST_ONE_SECOND);
+      const revalidated = await get('c.test', '/prepared');
+      assert.equal(revalidated.headers['cache-status'], 'remapd; fwd=stale; fwd-status=304');
+      assert.equal(revalidated.headers['x-rev'], '2');
+      const refreshed = await get('c.test', '/prepared');
+      assert.equal(refreshed.headers['x-cache'], 'hit-fresh');
+      assert.equal(refreshed.headers['x-rev'], '2', 'the refreshed fields, not the head prepared before the 304');
+      const conditional = await get('c.test', '/prepared', { 'if-none-match': '"p"' });
+      assert.equal(conditional.status, 304, 'a precondition is still evaluated after plain hits');
+      assert.equal(seenFor(origin, '/prepared').length, 2);
+    });
+
     test('client Cache-Control is ignored: a client no-cache does not reach the origin (a shield)', STEP, async () => {
       routes.set('/shield', answer('shielded', { 'cache-control': 'max-age=60' }));
       await get('c.test', '/shield');
