@@ -35,6 +35,24 @@ function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
+/** Options this script reads (each takes a value); anything else is refused rather than ignored. */
+const KNOWN_OPTIONS = new Set(['--duration', '--runs', '--connections', '--threads', '--workers', '--only']);
+{
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(
+      'npm run bench -- [--duration S (5)] [--runs N (3)] [--connections N (50)] [--threads N (2)] [--workers N (1)] [--only TEXT]\n' +
+        'Runs every scenario against remapd, the node:http ceiling, nginx and ATS (when installed); see bench/README.md.\n',
+    );
+    process.exit(0);
+  }
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!KNOWN_OPTIONS.has(argv[i]!) || argv[i + 1] === undefined) {
+      process.stderr.write(`bench: unknown option or missing value: ${argv.slice(i, i + 2).join(' ')} (try --help)\n`);
+      process.exit(2);
+    }
+  }
+}
 const DURATION = arg('duration', 5);
 const RUNS = arg('runs', 3);
 const CONNECTIONS = arg('connections', 50);
