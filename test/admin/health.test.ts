@@ -20,7 +20,7 @@ import {
 import { silentLogger } from '../../src/observability/logger.js';
 import type { PluginHealth, RemapPlugin } from '../../src/plugins/api.js';
 import { loadRemapConfig, type RemapConfig } from '../../src/remap/load.js';
-import { LOOPBACK, tempDir } from '../support/harness.js';
+import { LOOPBACK, refusedPort, tempDir } from '../support/harness.js';
 
 const STEP = { timeout: 10_000 };
 const NOW = Date.UTC(2026, 10, 23, 10);
@@ -41,13 +41,8 @@ async function listening(t: { after(fn: () => Promise<void>): void }): Promise<n
   return (server.address() as AddressInfo).port;
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+/** A port nothing listens on (harness.ts refusedPort: never one another test file can be given). */
+const closedPort = refusedPort;
 
 describe('readiness', () => {
   test('is ready only when every check passes', () => {

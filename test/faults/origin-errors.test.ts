@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOOPBACK, request, startOrigin } from '../support/harness.js';
+import { LOOPBACK, refusedPort, request, startOrigin } from '../support/harness.js';
 import { faultProxy, METRIC } from './support.js';
 
 const MARGIN_MS = 1_500;
@@ -38,10 +38,7 @@ test('an origin that accepts but never answers: 504 ERR_ORIGIN_TIMEOUT after --r
 });
 
 test('refused and unresolvable origins are 502s counted under their code', { timeout: 15_000 }, async (t) => {
-  const closed = createServer();
-  await new Promise<void>((r) => closed.listen(0, LOOPBACK, r));
-  const port = (closed.address() as { port: number }).port;
-  await new Promise<void>((r) => closed.close(() => r()));
+  const port = await refusedPort();
   // RFC 6761 §6.4: names under .invalid never resolve.
   const proxy = await faultProxy(`map http://refused.test/ http://${LOOPBACK}:${port}/\nmap http://dns.test/ http://origin.remapd-test.invalid/\n`);
   t.after(() => proxy.close());

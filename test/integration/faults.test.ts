@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { LOOPBACK, request, startOrigin, startRemapd } from '../support/harness.js';
+import { LOOPBACK, refusedPort, request, startOrigin, startRemapd } from '../support/harness.js';
 
 /** A TCP server on 127.0.0.1:0 that hands each connection to `onSocket` (for origins that misbehave at the byte level). */
 async function tcpOrigin(onSocket: (s: Socket) => void): Promise<{ port: number; close(): Promise<void>; sockets: Socket[] }> {
@@ -45,9 +45,7 @@ function fetchOutcome(port: number, path: string): Promise<{ status: number; bod
 }
 
 test('an origin that refuses connections gives 502 with a clear body', async (t) => {
-  const dead = await tcpOrigin(() => {});
-  const port = dead.port;
-  await dead.close();
+  const port = await refusedPort();
   const proxy = await startRemapd(`map / http://${LOOPBACK}:${port}/\n`);
   t.after(() => proxy.close());
   const res = await request(`${proxy.url}/x`);

@@ -4,14 +4,13 @@
  * Prometheus text format.
  */
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxyContext } from '../../src/proxy/handler.js';
 import { deriveSigningKey } from '../../src/plugins/s3-auth/sigv4.js';
 import { METRIC, Metrics } from '../../src/observability/metrics.js';
-import { LOOPBACK, type Origin, type Remapd, request, startOrigin, startRemapd } from '../support/harness.js';
+import { LOOPBACK, refusedPort, type Origin, type Remapd, request, startOrigin, startRemapd } from '../support/harness.js';
 import { parsePrometheus, sampleValue } from '../support/prometheus.js';
 
 const STEP = { timeout: 10_000 };
@@ -31,14 +30,8 @@ let metrics: Metrics;
 /** Resolves the origin's pending /hang request when the test is done with it. */
 const hung: (() => void)[] = [];
 
-/** A port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, LOOPBACK, r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A port nothing listens on (harness.ts refusedPort: never one another test file can be given). */
+const deadPort = refusedPort;
 
 function scrape(): ReturnType<typeof parsePrometheus> {
   return parsePrometheus(metrics.prometheus());

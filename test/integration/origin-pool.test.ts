@@ -12,20 +12,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { poolsCheck } from '../../src/admin/health.js';
 import { METRIC, Metrics } from '../../src/observability/metrics.js';
 import type { ProxyContext } from '../../src/proxy/handler.js';
-import { LOOPBACK, type Origin, type Remapd, rawValues, request, startOrigin, startRemapd } from '../support/harness.js';
+import { LOOPBACK, refusedPort, type Origin, type Remapd, rawValues, request, startOrigin, startRemapd } from '../support/harness.js';
 import { parsePrometheus, sampleValue } from '../support/prometheus.js';
 
 const STEP = { timeout: 15_000 };
 const HOOK = { timeout: 15_000 };
 
-/** A port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, LOOPBACK, r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A port nothing listens on (harness.ts refusedPort: never one another test file can be given). */
+const deadPort = refusedPort;
 
 /** An origin that answers 200 with its own name, so a test sees which member served a request. */
 function named(name: string): Promise<Origin> {

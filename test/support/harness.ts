@@ -70,6 +70,35 @@ export async function startOrigin(
   };
 }
 
+/**
+ * A loopback port that refuses connections, for "the origin is down" tests. Not a port bound and closed again:
+ * another test file running at the same time can be given that port by its own bind to port 0, and its server
+ * would then answer (seen: a remapd of another file answering 404). Ports below 1024 are never handed out for a
+ * bind to port 0, so the first of these that refuses stays refused for the whole run.
+ */
+export async function refusedPort(): Promise<number> {
+  for (const port of [1, 9, 13, 19, 37, 79, 113, 119]) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: LOOPBACK, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(false);
+      }, 1_000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        resolve(err.code === 'ECONNREFUSED');
+      });
+    });
+    if (refused) return port;
+  }
+  throw new Error('no low loopback port refuses connections on this machine (1, 9, 13, … all answer)');
+}
+
 /** An origin answering 200 "ok" to everything, closed when the test ends. */
 export async function okOrigin(t: { after(fn: () => Promise<void>): void }): Promise<Origin> {
   const origin = await startOrigin((_req, res) => res.end('ok'));
