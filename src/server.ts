@@ -460,13 +460,19 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** A worker's PURGE: every worker removes the key from its own cache (src/cluster/worker.ts answers 'purge'). */
-async function purgeInEveryWorker(key: string): Promise<{ removed: number; unanswered: number[] }> {
-  const answers = await collectFromCluster('purge', { arg: key });
+async function purgeInEveryWorker(key: string): Promise<{ removed: number; unanswered: string[] }> {
+  let answers: Awaited<ReturnType<typeof collectFromCluster>>;
+  try {
+    answers = await collectFromCluster('purge', { arg: key });
+  } catch {
+    // The supervisor itself did not answer: no worker is known to have purged anything (503, retry).
+    return { removed: 0, unanswered: ['the supervisor'] };
+  }
   let removed = 0;
-  const unanswered: number[] = [];
+  const unanswered: string[] = [];
   for (const a of answers) {
     if (a.ok && typeof a.value === 'number') removed += a.value;
-    else unanswered.push(a.worker);
+    else unanswered.push(`worker ${a.worker}`);
   }
   return { removed, unanswered };
 }

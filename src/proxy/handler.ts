@@ -55,10 +55,10 @@ export interface ProxyContext {
   readonly metrics?: Metrics;
   /**
    * With --workers, each worker has its own cache: PURGE removes the key from every worker's through this (the
-   * supervisor asks them all), returning how many stored responses were removed and which workers did not answer.
+   * supervisor asks them all), returning how many stored responses were removed and who did not answer.
    * Absent in a single process, where the local store is the only one.
    */
-  readonly purgeEverywhere?: (key: string) => Promise<{ removed: number; unanswered: number[] }>;
+  readonly purgeEverywhere?: (key: string) => Promise<{ removed: number; unanswered: string[] }>;
 }
 
 /** What the access log line of one request needs; filled in as the request progresses. */
@@ -421,7 +421,7 @@ async function purge(
     view.normalize,
   );
   let removed: number;
-  let unanswered: number[] = [];
+  let unanswered: string[] = [];
   if (ctx.purgeEverywhere) {
     ({ removed, unanswered } = await ctx.purgeEverywhere(key));
   } else {
@@ -432,7 +432,7 @@ async function purge(
   const status = unanswered.length > 0 ? 503 : removed > 0 ? 200 : 404;
   const text =
     status === 503
-      ? `503 Service Unavailable: purged ${removed} stored response(s), but worker(s) ${unanswered.join(', ')} did not answer; retry\n`
+      ? `503 Service Unavailable: purged ${removed} stored response(s), but ${unanswered.join(', ')} did not answer; retry\n`
       : removed > 0
         ? `200 OK: purged ${removed} stored response(s)\n`
         : '404 Not Found: nothing stored for this URL\n';

@@ -47,7 +47,7 @@ export function framingProblem(req: Pick<IncomingMessage, 'httpVersionMajor' | '
   if (lengths > 0) return new RemapdError('ERR_BAD_REQUEST', 'the request has both Content-Length and Transfer-Encoding');
   if (req.httpVersionMinor === 0) return new RemapdError('ERR_BAD_REQUEST', 'an HTTP/1.0 request cannot have Transfer-Encoding');
   // Only `chunked`: the body is forwarded decoded and framed anew, so any other coding (`gzip, chunked`) would reach
-  // the origin still applied with nothing saying so (RFC 9112 §6.1: 501 for a coding not implemented).
+  // the origin still applied with nothing saying so (RFC 9112 §6.1: a server answers 501 to a transfer coding it does not understand).
   if (codings.length !== 1 || codings[0] !== 'chunked') {
     return new RemapdError('ERR_TRANSFER_CODING', 'only the chunked transfer coding is supported');
   }
