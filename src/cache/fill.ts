@@ -15,6 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ResponseHead } from '../plugins/api.js';
+import { OriginAbort } from '../proxy/origin-abort.js';
 import type { AgeBasis } from './freshness.js';
 import type { CacheEntry } from './object-store.js';
 
@@ -34,7 +35,7 @@ export interface FillReader {
 
 export class Fill {
   readonly key: string;
-  readonly controller = new AbortController();
+  readonly controller = new OriginAbort();
   readonly background: boolean;
   outcome: FillOutcome = { kind: 'pending' };
   /** Chunks so far, while the object may still be stored (and late readers may join); null after that. */
@@ -88,7 +89,7 @@ export class Fill {
 
   /** Whether a new request may still join and be served from the start. */
   get joinable(): boolean {
-    if (this.failed || this.controller.signal.aborted) return false;
+    if (this.failed || this.controller.aborted) return false;
     return this.outcome.kind === 'pending' || (this.outcome.kind === 'stream' && this.outcome.shared && this.chunks !== null);
   }
 
@@ -142,7 +143,7 @@ export class Fill {
         // Never a clean-looking short response: every reader's connection is cut.
         this.failed = true;
         this.chunks = null;
-        if (!this.controller.signal.aborted) this.onBodyError?.(err);
+        if (!this.controller.aborted) this.onBodyError?.(err);
         for (const r of this.#readers) {
           r.onFail();
           r.res.destroy();

@@ -16,13 +16,14 @@ import { parseRange, rangedBody } from '../cache/range.js';
 import { parseCacheControl } from '../cache/cache-control.js';
 import type { ResponseHead } from '../plugins/api.js';
 import { HeaderList } from './header-list.js';
+import type { OriginAbort } from './origin-abort.js';
 import type { OriginResponse } from './origin-client.js';
 import type { Txn } from './transaction.js';
 
 /** What the flow needs from the pipeline, bound to one request's rule and configuration. */
 export interface FlowDeps {
   /** Runs the sendRequest hooks on a copy of txn.originRequest and sends it. */
-  forward(txn: Txn, signal: AbortSignal): Promise<OriginResponse>;
+  forward(txn: Txn, signal: OriginAbort): Promise<OriginResponse>;
   /** Hop-by-hop removal, readResponse hooks, reverse_map: the head as it is stored. */
   storedHead(txn: Txn, response: OriginResponse): Promise<ResponseHead>;
   /** Via and the sendResponse hooks: the head as one client gets it. A promise only when there are hooks. */
@@ -225,11 +226,11 @@ async function runFill(
   const requestTime = deps.now();
   let response: OriginResponse;
   try {
-    response = await deps.forward(txn, fill.controller.signal);
+    response = await deps.forward(txn, fill.controller);
   } catch (err) {
     retire(cache, fill);
     // Cancelled because every client left (Fill.waitFor): no origin failure, nothing to stand in for it.
-    if (stale && !fill.controller.signal.aborted && usableStale(stale, deps.now(), 'staleIfError')) {
+    if (stale && !fill.controller.aborted && usableStale(stale, deps.now(), 'staleIfError')) {
       store.stats.staleServed++;
       fill.settle({ kind: 'entry', entry: stale, status: 'fwd=stale; detail=stale-if-error', xCache: 'hit-stale' });
     } else {
@@ -427,7 +428,7 @@ async function readFill(
   const suffix = collapsed ? '; collapsed' : '';
   if (outcome.kind === 'error') {
     // The fetch was cancelled because this client (and every other waiting one) left: nothing failed, nobody to tell.
-    if (fill.controller.signal.aborted && res.destroyed) return true;
+    if (fill.controller.aborted && res.destroyed) return true;
     throw outcome.error;
   }
   if (outcome.kind === 'entry') {

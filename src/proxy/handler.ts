@@ -28,6 +28,7 @@ import { remapPath } from '../remap/rule-table.js';
 import type { Settings } from '../settings.js';
 import { HeaderList } from './header-list.js';
 import { appendVia, buildOriginHeaders, stripHopByHop } from './header-rules.js';
+import { OriginAbort } from './origin-abort.js';
 import { isRetryableOriginError, type OriginClient, type OriginResponse } from './origin-client.js';
 import { framingProblem } from './request-framing.js';
 import { parseRequestTarget, type RequestTarget } from './request-target.js';
@@ -73,7 +74,7 @@ interface Record_ {
   bytes: number;
   /** Request body bytes the client declared (Content-Length); counted as received only if the body was read whole. */
   bytesIn: number;
-  controller: AbortController | null;
+  controller: OriginAbort | null;
   /** The configuration snapshot the request runs on. */
   config: RemapConfig;
 }
@@ -329,10 +330,10 @@ async function proxyRequest(
     }
   }
 
-  const controller = new AbortController();
+  const controller = new OriginAbort();
   rec.controller = controller;
   if (res.destroyed) return;
-  const response = await forward(ctx, rule, txn, controller.signal);
+  const response = await forward(ctx, rule, txn, controller);
   if (invalidate !== null && response.status < 400 && ctx.cache.store.delete(invalidate) > 0) ctx.cache.store.stats.invalidations++;
   await respondFromOrigin(ctx, config, rule, txn, res, rec, response, via);
 }
@@ -447,7 +448,7 @@ export function purgeStored(cache: Cache, key: string): number {
 }
 
 /** Sends the final origin request, running the sendRequest hooks on a fresh copy for every attempt. */
-async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: AbortSignal): Promise<OriginResponse> {
+async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: OriginAbort): Promise<OriginResponse> {
   if (rule.pool !== null) return forwardToPool(ctx, rule, rule.pool, txn, signal);
   const template = txn.originRequest;
   const canRetry = template.body === null && IDEMPOTENT.has(template.method);
@@ -499,7 +500,7 @@ function requestAuthority(r: Pick<OriginRequest, 'scheme' | 'host' | 'port'>): s
  * outcome feeds the member's passive health. The cache key was made from the rule's to-URL before this, so
  * every member fills the same cache entry.
  */
-async function forwardToPool(ctx: ProxyContext, rule: Rule, rp: RulePool, txn: Txn, signal: AbortSignal): Promise<OriginResponse> {
+async function forwardToPool(ctx: ProxyContext, rule: Rule, rp: RulePool, txn: Txn, signal: OriginAbort): Promise<OriginResponse> {
   const template = txn.originRequest;
   const pool = rp.pool;
   const def = pool.def;
@@ -716,7 +717,7 @@ function writeAnswer(res: ServerResponse, head: ResponseHead, body: Buffer): num
 
 function sendError(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, rec: Record_, err: unknown): void {
   // The client left and its origin request was aborted on purpose: nothing failed, nothing to answer.
-  if (rec.controller?.signal.aborted && res.destroyed) return;
+  if (rec.controller?.aborted && res.destroyed) return;
   const e =
     err instanceof RemapdError
       ? err
