@@ -1,27 +1,30 @@
 /**
  * `npm run bench`: remapd against its peers, side by side, on loopback, in one run (issue 6).
  *
- * Starts a Node origin with fixed objects (and a generated 1 GiB one), remapd (a separate process, production
- * build) with an s3_auth-signing caching rule and a signing non-caching rule, the raw node:http ceiling, and when
- * installed nginx (proxy_cache + proxy_cache_lock, bench/run.ts) and Apache Traffic Server (s3_auth.so V4 + RAM
- * cache, bench/ats.ts), each configured equivalently; drives each with the same load (wrk, else autocannon),
- * scenario by scenario; prints a table, the issue's targets as MET/MISS, and writes bench/results/<time>.json and
- * a bar chart .svg beside it. A run with errors or non-2xx responses is marked invalid, not reported as a speed.
+ * Starts an origin with fixed objects and a 1 GiB one (nginx serving files when installed, else node:http;
+ * bench/origin.ts), remapd (a separate process, production build) with an s3_auth-signing caching rule and a signing
+ * non-caching rule, two ceilings (the raw node:http server for hits, a bare Node proxy in its own process for the
+ * signed miss, bench/node-proxy.ts), and when installed nginx (proxy_cache + proxy_cache_lock, bench/run.ts) and
+ * Apache Traffic Server (s3_auth.so V4 + RAM cache, bench/ats.ts), each configured equivalently; drives each with
+ * the same load (wrk, else autocannon), scenario by scenario; prints a table, the issue's targets as MET/MISS, and
+ * writes bench/results/<time>.json and a bar chart .svg beside it. A run with errors or non-2xx responses is marked
+ * invalid, not reported as a speed.
  *
  * Options: --duration S (default 5), --runs N (default 3; medians reported), --connections N (50), --threads N (2),
  * --workers N (remapd's --workers, default 1; its cache is then per worker, and the peak RSS is the supervisor's),
  * --only TEXT (only the scenarios whose name contains TEXT, e.g. --only "hit 1 KiB"; the rest are not measured).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus as cpus_, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { atsPath, startAts } from './ats.js';
 import { barChartSvg } from './chart.js';
 import { load, type LoadResult, wrkPath } from './load.js';
+import { HUGE_BYTES, HUGE_PATH, OBJECTS, type Origin, startOrigin } from './origin.js';
 import { freePort, LOOPBACK, statusMiB, stopChild, waitForPort } from './proc.js';
 import { RegionResolver } from '../src/plugins/s3-auth/region.js';
 import { SIGN_ALL } from '../src/plugins/s3-auth/select-headers.js';
@@ -42,7 +45,7 @@ const KNOWN_OPTIONS = new Set(['--duration', '--runs', '--connections', '--threa
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(
       'npm run bench -- [--duration S (5)] [--runs N (3)] [--connections N (50)] [--threads N (2)] [--workers N (1)] [--only TEXT]\n' +
-        'Runs every scenario against remapd, the node:http ceiling, nginx and ATS (when installed); see bench/README.md.\n',
+        'Runs every scenario against remapd, nginx and ATS (when installed) and the Node ceilings; see bench/README.md.\n',
     );
     process.exit(0);
   }
@@ -65,67 +68,6 @@ function selected(scenario: string): boolean {
   return scenario.includes(ONLY);
 }
 
-const OBJECTS: Record<string, Buffer> = {
-  '/obj/1k': Buffer.alloc(1024, 'a'),
-  '/obj/1m': Buffer.alloc(1024 * 1024, 'b'),
-  '/obj/10m': Buffer.alloc(10 * 1024 * 1024, 'c'),
-};
-const LAST_MODIFIED = new Date(Date.now() - 86_400_000).toUTCString();
-/** The streaming object: generated chunk by chunk, never held whole by the origin. */
-const HUGE_PATH = '/obj/1g';
-const HUGE_BYTES = 1024 * 1024 * 1024;
-const HUGE_CHUNK = Buffer.alloc(256 * 1024, 'd');
-
-/** The origin: fixed objects, cacheable for an hour, counting requests per path. */
-async function startOrigin(): Promise<{ server: Server; port: number; counts: Map<string, number> }> {
-  const counts = new Map<string, number>();
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    counts.set(req.url ?? '/', (counts.get(req.url ?? '/') ?? 0) + 1);
-    if (path === HUGE_PATH) {
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(HUGE_BYTES), 'Cache-Control': 'max-age=3600', 'Last-Modified': LAST_MODIFIED });
-      let left = HUGE_BYTES;
-      const more = (): void => {
-        while (left > 0) {
-          const n = Math.min(left, HUGE_CHUNK.length);
-          left -= n;
-          if (!res.write(n === HUGE_CHUNK.length ? HUGE_CHUNK : HUGE_CHUNK.subarray(0, n))) return void res.once('drain', more);
-        }
-        res.end();
-      };
-      more();
-      return;
-    }
-    const body = OBJECTS[path];
-    if (!body) {
-      res.writeHead(404, { 'Content-Length': '0' }).end();
-      return;
-    }
-    res.writeHead(200, {
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': String(body.length),
-      'Cache-Control': 'max-age=3600',
-      'Last-Modified': LAST_MODIFIED,
-      ETag: `"${createHash('md5').update(body).digest('hex')}"`,
-    });
-    res.end(body);
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
-  return { server, port: (server.address() as AddressInfo).port, counts };
-}
-
-/** The raw ceiling: node:http answering a prepared buffer, no proxying at all. */
-async function startRaw(): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
-    const body = OBJECTS[(req.url ?? '/').split('?')[0]!] ?? Buffer.alloc(0);
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
-  return { server, port: (server.address() as AddressInfo).port };
-}
-
 interface Target {
   name: string;
   port: number;
@@ -133,7 +75,44 @@ interface Target {
   hitHost: string;
   missHost: string;
   process: ChildProcess | null;
+  /** A ceiling is measured only in the scenarios it is the ceiling of; the proxies in every one. */
+  onlyIn?: ReadonlySet<string>;
   stop(): Promise<void>;
+}
+
+/** The raw ceiling of the hits: node:http answering a prepared buffer, no proxying at all. */
+async function startRaw(): Promise<Target> {
+  const server = createServer((req, res) => {
+    const body = OBJECTS[(req.url ?? '/').split('?')[0]!] ?? Buffer.alloc(0);
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
+  const stop = async (): Promise<void> => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  const port = (server.address() as AddressInfo).port;
+  return { name: 'node:http (ceiling)', port, hitHost: 'x', missHost: 'x', process: null, onlyIn: new Set(['hit 1 KiB', 'hit 1 MiB']), stop };
+}
+
+/**
+ * The miss ceiling: a bare Node proxy (bench/node-proxy.ts: node:http in, undici out, nothing in between) in its
+ * own process, so it has a core of its own as remapd does.
+ */
+async function startNodeProxy(originPort: number): Promise<Target> {
+  const port = await freePort();
+  const script = fileURLToPath(new URL('./node-proxy.js', import.meta.url));
+  const child = spawn(process.execPath, [script, String(port), String(originPort)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  // A proxy that never answers must not outlive the bench.
+  await waitForPort(port).catch(async (err: unknown) => {
+    await stopChild(child);
+    throw err;
+  });
+  return { name: 'node proxy (ceiling)', port, hitHost: 'x', missHost: 'x', process: child, onlyIn: new Set(['signed miss 1 KiB']), stop: () => stopChild(child) };
 }
 
 async function startRemapd(dir: string, originPort: number): Promise<Target> {
@@ -206,16 +185,16 @@ interface Row {
   tool: string;
 }
 
-async function measure(scenario: string, t: Target, path: string, host: string, counts: Map<string, number>, extra: Record<string, string> = {}): Promise<Row> {
+async function measure(scenario: string, t: Target, path: string, host: string, origin: Origin, extra: Record<string, string> = {}): Promise<Row> {
   // Only this scenario's path counts: requests of the previous scenario may still be landing.
-  const before = counts.get(path) ?? 0;
+  const before = origin.count(path);
   // Warm-up: fills the cache and the connection pools; not measured.
   await load({ url: `http://${LOOPBACK}:${t.port}${path}`, connections: CONNECTIONS, threads: THREADS, durationS: 1, headers: { Host: host, ...extra } });
   const runs: LoadResult[] = [];
   for (let i = 0; i < RUNS; i++) {
     runs.push(await load({ url: `http://${LOOPBACK}:${t.port}${path}`, connections: CONNECTIONS, threads: THREADS, durationS: DURATION, headers: { Host: host, ...extra } }));
   }
-  const after = counts.get(path) ?? 0;
+  const after = origin.count(path);
   const errors = runs.reduce((a, r) => a + r.errors, 0);
   return {
     scenario,
@@ -233,7 +212,7 @@ async function measure(scenario: string, t: Target, path: string, host: string, 
 }
 
 /** 500 concurrent requests for one uncached 10 MiB object: origin requests and time to the last byte. */
-async function storm(t: Target, counts: Map<string, number>, n = 500): Promise<Row> {
+async function storm(t: Target, origin: Origin, n = 500): Promise<Row> {
   const path = `/obj/10m?storm=${t.name}-${Date.now()}`;
   const started = performance.now();
   let failures = 0;
@@ -271,7 +250,7 @@ async function storm(t: Target, counts: Map<string, number>, n = 500): Promise<R
     p99Ms: seconds * 1000,
     mibPerSec: (n * 10) / seconds,
     errors: failures,
-    originRequests: counts.get(path) ?? 0,
+    originRequests: origin.count(path),
     peakRssMiB: peakRssMiB(t.process?.pid),
     tool: 'node',
   };
@@ -293,7 +272,7 @@ function resetPeakRss(pid: number | undefined): number {
  * One 1 GiB object streamed through by one client (too big for any cache here: it passes through). The row's
  * peak RSS is the GROWTH of the target's peak resident memory during the transfer, which must stay under 64 MiB.
  */
-async function stream(t: Target, counts: Map<string, number>): Promise<Row> {
+async function stream(t: Target, origin: Origin): Promise<Row> {
   const path = `${HUGE_PATH}?stream=${t.name}-${Date.now()}`;
   const before = resetPeakRss(t.process?.pid);
   const started = performance.now();
@@ -319,7 +298,7 @@ async function stream(t: Target, counts: Map<string, number>): Promise<Row> {
     p99Ms: seconds * 1000,
     mibPerSec: 1024 / seconds,
     errors: ok ? 0 : 1,
-    originRequests: counts.get(path) ?? 0,
+    originRequests: origin.count(path),
     peakRssMiB: peakRssMiB(t.process?.pid) - before,
     tool: 'node',
   };
@@ -425,46 +404,61 @@ function fmt(n: number, digits = 0): string {
   return Number.isNaN(n) ? '-' : n.toFixed(digits);
 }
 
-async function main(): Promise<void> {
-  if (!existsSync(join(ROOT, 'dist/src/cli.js'))) throw new Error('build first: npm run build');
-  const dir = mkdtempSync(join(tmpdir(), 'remapd-bench-'));
-  const origin = await startOrigin();
-  const raw = await startRaw();
-  const targets: Target[] = [await startRemapd(dir, origin.port)];
-  const nginx = nginxPath();
-  if (nginx) targets.push(await startNginx(nginx, dir, origin.port));
+/**
+ * Starts the ceilings, remapd and the installed peers, each pushed to `started` as soon as it runs: a later start
+ * that fails must not leave the earlier ones (separate processes) running after the bench exits.
+ */
+async function startTargets(dir: string, nginx: string | null, originPort: number, started: Target[]): Promise<void> {
+  started.push(await startRaw());
+  started.push(await startNodeProxy(originPort));
+  started.push(await startRemapd(dir, originPort));
+  if (nginx) started.push(await startNginx(nginx, dir, originPort));
   else process.stderr.write('nginx not installed (apt-get install nginx): not measured\n');
   const ats = atsPath();
   if (ats) {
     const atsPort = await freePort();
-    const a = await startAts(ats, dir, origin.port, atsPort);
-    targets.push({ name: 'ats', port: atsPort, hitHost: 'hit.bench', missHost: 'miss.bench', process: a.child, stop: () => a.stop() });
+    const a = await startAts(ats, dir, originPort, atsPort);
+    started.push({ name: 'ats', port: atsPort, hitHost: 'hit.bench', missHost: 'miss.bench', process: a.child, stop: () => a.stop() });
   } else {
     process.stderr.write('trafficserver not installed (apt-get install trafficserver): not measured\n');
   }
-  process.stderr.write(`load: ${wrkPath() ? 'wrk' : 'autocannon'}, ${THREADS} threads, ${CONNECTIONS} connections, ${DURATION} s × ${RUNS} runs (medians)\n`);
+}
 
+/** Scenario by scenario, every target in turn: a noisy minute on a shared machine then hurts all of them alike. */
+async function runScenarios(targets: Target[], origin: Origin): Promise<Row[]> {
+  const scenarios: [string, (t: Target) => Promise<Row>][] = [
+    ['hit 1 KiB', (t) => measure('hit 1 KiB', t, '/obj/1k', t.hitHost, origin)],
+    ['hit 1 MiB', (t) => measure('hit 1 MiB', t, '/obj/1m', t.hitHost, origin)],
+    ['signed miss 1 KiB', (t) => measure('signed miss 1 KiB', t, '/obj/1k', t.missHost, origin)],
+    ['ranged hit 1 MiB', (t) => measure('ranged hit 1 MiB', t, '/obj/1m', t.hitHost, origin, { Range: 'bytes=1000-1999' })],
+    ['cold-key storm 10 MiB ×500', (t) => storm(t, origin)],
+    ['stream 1 GiB (RSS growth)', (t) => stream(t, origin)],
+  ];
   const rows: Row[] = [];
+  for (const [name, scenario] of scenarios) {
+    if (!selected(name)) continue;
+    for (const t of targets) if (!t.onlyIn || t.onlyIn.has(name)) rows.push(await scenario(t));
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ROOT, 'dist/src/cli.js'))) throw new Error('build first: npm run build');
+  const dir = mkdtempSync(join(tmpdir(), 'remapd-bench-'));
+  const nginx = nginxPath();
+  let origin: Origin | undefined;
+  const targets: Target[] = [];
+  let rows: Row[];
+  let originName: string;
   try {
-    const rawTarget: Target = { name: 'node:http (ceiling)', port: raw.port, hitHost: 'x', missHost: 'x', process: null, stop: async () => {} };
-    if (selected('hit 1 KiB')) rows.push(await measure('hit 1 KiB', rawTarget, '/obj/1k', 'x', origin.counts));
-    if (selected('hit 1 MiB')) rows.push(await measure('hit 1 MiB', rawTarget, '/obj/1m', 'x', origin.counts));
-    // Scenario by scenario, every target in turn: a noisy minute on a shared machine then hurts all of them alike.
-    const scenarios: [string, (t: Target) => Promise<Row>][] = [
-      ['hit 1 KiB', (t) => measure('hit 1 KiB', t, '/obj/1k', t.hitHost, origin.counts)],
-      ['hit 1 MiB', (t) => measure('hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts)],
-      ['signed miss 1 KiB', (t) => measure('signed miss 1 KiB', t, '/obj/1k', t.missHost, origin.counts)],
-      ['ranged hit 1 MiB', (t) => measure('ranged hit 1 MiB', t, '/obj/1m', t.hitHost, origin.counts, { Range: 'bytes=1000-1999' })],
-      ['cold-key storm 10 MiB ×500', (t) => storm(t, origin.counts)],
-      ['stream 1 GiB (RSS growth)', (t) => stream(t, origin.counts)],
-    ];
-    for (const [name, scenario] of scenarios) if (selected(name)) for (const t of targets) rows.push(await scenario(t));
+    origin = await startOrigin(dir, nginx);
+    originName = origin.name;
+    await startTargets(dir, nginx, origin.port, targets);
+    process.stderr.write(`load: ${wrkPath() ? 'wrk' : 'autocannon'}, ${THREADS} threads, ${CONNECTIONS} connections, ${DURATION} s × ${RUNS} runs (medians); origin: ${originName}\n`);
+    rows = await runScenarios(targets, origin);
   } finally {
     for (const t of targets) await t.stop();
-    origin.server.closeAllConnections();
-    origin.server.close();
-    raw.server.closeAllConnections();
-    raw.server.close();
+    await origin?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const signer = signerRate();
@@ -503,7 +497,7 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { date: stamp, machine: machine(), load: { tool: rows[0]?.tool, threads: THREADS, connections: CONNECTIONS, durationS: DURATION, runs: RUNS }, remapdWorkers: WORKERS, ...(ONLY !== '' ? { only: ONLY } : {}), rows, signerPerSec: signer, targets: verdicts },
+      { date: stamp, machine: machine(), origin: originName, load: { tool: rows[0]?.tool, threads: THREADS, connections: CONNECTIONS, durationS: DURATION, runs: RUNS }, remapdWorkers: WORKERS, ...(ONLY !== '' ? { only: ONLY } : {}), rows, signerPerSec: signer, targets: verdicts },
       null,
       2,
     ),
