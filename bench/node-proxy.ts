@@ -4,8 +4,11 @@
  * everything remapd adds, so the most any Node proxy could do for a miss on this machine in one process.
  *
  * Its own process (bench/run.ts spawns it), so it gets a core of its own as remapd does:
- * `node dist/bench/node-proxy.js PORT ORIGIN_PORT`. Listens on 127.0.0.1:PORT.
+ * `node dist/bench/node-proxy.js PORT ORIGIN_PORT [PROCESSES]`. Listens on 127.0.0.1:PORT. With PROCESSES > 1
+ * (the bench's --workers) it runs that many node:cluster workers sharing the port, as `remapd --workers` does, so
+ * the ceiling is measured with the same number of processes as remapd.
  */
+import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 
@@ -59,8 +62,16 @@ function relay(req: IncomingMessage, res: ServerResponse): Dispatcher.DispatchHa
 }
 
 function main(): void {
-  const [port, originPort] = process.argv.slice(2).map(Number);
-  if (!port || !originPort) throw new Error('usage: node-proxy.js PORT ORIGIN_PORT');
+  const [port, originPort, processes = 1] = process.argv.slice(2).map(Number);
+  if (!port || !originPort) throw new Error('usage: node-proxy.js PORT ORIGIN_PORT [PROCESSES]');
+  if (processes > 1 && cluster.isPrimary) {
+    for (let i = 0; i < processes; i++) cluster.fork();
+    process.once('SIGTERM', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      process.exit(0);
+    });
+    return;
+  }
   const origin = `http://${LOOPBACK}:${originPort}`;
   // undici's defaults: keep-alive, as many connections as there are concurrent requests, no pipelining.
   const agent = new Agent();

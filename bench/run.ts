@@ -98,12 +98,12 @@ async function startRaw(): Promise<Target> {
 
 /**
  * The miss ceiling: a bare Node proxy (bench/node-proxy.ts: node:http in, undici out, nothing in between) in its
- * own process, so it has a core of its own as remapd does.
+ * own process, so it has a core of its own as remapd does — and as many processes as remapd's --workers.
  */
 async function startNodeProxy(originPort: number): Promise<Target> {
   const port = await freePort();
   const script = fileURLToPath(new URL('./node-proxy.js', import.meta.url));
-  const child = spawn(process.execPath, [script, String(port), String(originPort)], {
+  const child = spawn(process.execPath, [script, String(port), String(originPort), String(WORKERS)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
