@@ -193,3 +193,50 @@ export function connectionsTo(port: number): { server: Record<string, number>; c
   }
   return { server, clients, acceptQueue };
 }
+
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on every Linux this runs on). */
+const CLOCK_TICKS = 100;
+
+/** A process and its descendants (node:cluster workers, ATS's), from /proc/PID/task/TID/children. */
+function processTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length && i < 256; i++) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${all[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      try {
+        for (const c of readFileSync(`/proc/${all[i]}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim() !== '') all.push(Number(c));
+      } catch {
+        // the task ended meanwhile
+      }
+    }
+  }
+  return all;
+}
+
+/**
+ * CPU time (user and system, ms) used so far by a process and every live descendant, from /proc/PID/stat
+ * (fields 14 and 15, in clock ticks). Differences over a load run, divided by its requests, give the CPU cost of
+ * one request. NaN when the process is gone.
+ */
+export function cpuTimeMs(pid: number | undefined): { user: number; system: number } {
+  if (pid === undefined) return { user: NaN, system: NaN };
+  let user = 0;
+  let system = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      user += Number(f[11]);
+      system += Number(f[12]);
+    } catch {
+      if (p === pid) return { user: NaN, system: NaN };
+    }
+  }
+  return { user: (user * 1000) / CLOCK_TICKS, system: (system * 1000) / CLOCK_TICKS };
+}

@@ -25,7 +25,7 @@ import { atsPath, startAts } from './ats.js';
 import { barChartSvg } from './chart.js';
 import { load, type LoadResult, wrkPath } from './load.js';
 import { HUGE_BYTES, HUGE_PATH, OBJECTS, type Origin, startOrigin } from './origin.js';
-import { freePort, LOOPBACK, statusMiB, stopChild, waitForPort } from './proc.js';
+import { cpuTimeMs, freePort, LOOPBACK, statusMiB, stopChild, waitForPort } from './proc.js';
 import { RegionResolver } from '../src/plugins/s3-auth/region.js';
 import { SIGN_ALL } from '../src/plugins/s3-auth/select-headers.js';
 import { signV4Request } from '../src/plugins/s3-auth/sign-v4-request.js';
@@ -182,7 +182,21 @@ interface Row {
   errors: number;
   originRequests: number;
   peakRssMiB: number;
+  /**
+   * CPU time of the target (its process and descendants: workers, ATS's threads) per request, µs, user and
+   * system, median of the runs; NaN where not measured (storm, stream; the in-process ceiling under autocannon).
+   */
+  cpuUserUs: number;
+  cpuSystemUs: number;
   tool: string;
+}
+
+/** CPU time so far of a target: its process tree, or the bench's own process for the in-process ceiling. */
+function targetCpu(t: Target): { user: number; system: number } {
+  if (t.process !== null) return cpuTimeMs(t.process.pid);
+  // The node:http ceiling runs in this process; wrk is a child, so process.cpuUsage() (this process only) is it.
+  const u = process.cpuUsage();
+  return { user: u.user / 1000, system: u.system / 1000 };
 }
 
 async function measure(scenario: string, t: Target, path: string, host: string, origin: Origin, extra: Record<string, string> = {}): Promise<Row> {
@@ -191,8 +205,15 @@ async function measure(scenario: string, t: Target, path: string, host: string, 
   // Warm-up: fills the cache and the connection pools; not measured.
   await load({ url: `http://${LOOPBACK}:${t.port}${path}`, connections: CONNECTIONS, threads: THREADS, durationS: 1, headers: { Host: host, ...extra } });
   const runs: LoadResult[] = [];
+  const cpu: { user: number; system: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
-    runs.push(await load({ url: `http://${LOOPBACK}:${t.port}${path}`, connections: CONNECTIONS, threads: THREADS, durationS: DURATION, headers: { Host: host, ...extra } }));
+    const c0 = targetCpu(t);
+    const r = await load({ url: `http://${LOOPBACK}:${t.port}${path}`, connections: CONNECTIONS, threads: THREADS, durationS: DURATION, headers: { Host: host, ...extra } });
+    const c1 = targetCpu(t);
+    runs.push(r);
+    // autocannon generates load inside this process: the in-process ceiling's CPU would include it.
+    const own = t.process !== null || r.tool === 'wrk';
+    cpu.push(own && r.requests > 0 ? { user: ((c1.user - c0.user) * 1000) / r.requests, system: ((c1.system - c0.system) * 1000) / r.requests } : { user: NaN, system: NaN });
   }
   const after = origin.count(path);
   const errors = runs.reduce((a, r) => a + r.errors, 0);
@@ -207,8 +228,28 @@ async function measure(scenario: string, t: Target, path: string, host: string, 
     errors,
     originRequests: after - before,
     peakRssMiB: peakRssMiB(t.process?.pid),
+    cpuUserUs: median(cpu.map((c) => c.user)),
+    cpuSystemUs: median(cpu.map((c) => c.system)),
     tool: runs[0]?.tool ?? '-',
   };
+}
+
+/**
+ * One plain GET read to the end: stores the whole object in the target's cache before a scenario that needs it
+ * there. A ranged request alone does not (remapd forwards a Range it cannot answer and stores no partial
+ * response), so `--only ranged` would otherwise measure ranged misses.
+ */
+function getWhole(t: Target, path: string, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: LOOPBACK, port: t.port, path, headers: { Host: host }, agent: false, timeout: 30_000 }, (res) => {
+      res.resume();
+      res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${t.name}: GET ${path} answered ${res.statusCode}`))));
+      res.once('error', reject);
+    });
+    req.once('timeout', () => req.destroy(new Error(`${t.name}: GET ${path} timed out`)));
+    req.once('error', reject);
+    req.end();
+  });
 }
 
 /** 500 concurrent requests for one uncached 10 MiB object: origin requests and time to the last byte. */
@@ -251,6 +292,8 @@ async function storm(t: Target, origin: Origin, n = 500): Promise<Row> {
     mibPerSec: (n * 10) / seconds,
     errors: failures,
     originRequests: origin.count(path),
+    cpuUserUs: NaN,
+    cpuSystemUs: NaN,
     peakRssMiB: peakRssMiB(t.process?.pid),
     tool: 'node',
   };
@@ -299,6 +342,8 @@ async function stream(t: Target, origin: Origin): Promise<Row> {
     mibPerSec: 1024 / seconds,
     errors: ok ? 0 : 1,
     originRequests: origin.count(path),
+    cpuUserUs: NaN,
+    cpuSystemUs: NaN,
     peakRssMiB: peakRssMiB(t.process?.pid) - before,
     tool: 'node',
   };
@@ -430,7 +475,14 @@ async function runScenarios(targets: Target[], origin: Origin): Promise<Row[]> {
     ['hit 1 KiB', (t) => measure('hit 1 KiB', t, '/obj/1k', t.hitHost, origin)],
     ['hit 1 MiB', (t) => measure('hit 1 MiB', t, '/obj/1m', t.hitHost, origin)],
     ['signed miss 1 KiB', (t) => measure('signed miss 1 KiB', t, '/obj/1k', t.missHost, origin)],
-    ['ranged hit 1 MiB', (t) => measure('ranged hit 1 MiB', t, '/obj/1m', t.hitHost, origin, { Range: 'bytes=1000-1999' })],
+    [
+      'ranged hit 1 MiB',
+      async (t) => {
+        // A new connection each: node:cluster deals them round-robin, so every remapd worker stores the object.
+        for (let i = 0; i < 2 * WORKERS; i++) await getWhole(t, '/obj/1m', t.hitHost);
+        return measure('ranged hit 1 MiB', t, '/obj/1m', t.hitHost, origin, { Range: 'bytes=1000-1999' });
+      },
+    ],
     ['cold-key storm 10 MiB ×500', (t) => storm(t, origin)],
     ['stream 1 GiB (RSS growth)', (t) => stream(t, origin)],
   ];
@@ -463,7 +515,7 @@ async function main(): Promise<void> {
   }
   const signer = signerRate();
 
-  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'MiB/s', 'errors', 'origin req', 'peak RSS MiB', 'remapd ÷ this', 'p99 remapd ÷ this'];
+  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'MiB/s', 'errors', 'origin req', 'peak RSS MiB', 'CPU µs/req usr+sys', 'remapd ÷ this', 'p99 remapd ÷ this'];
   const table = [header];
   for (const r of rows) {
     const mine = rows.find((x) => x.scenario === r.scenario && x.target === 'remapd');
@@ -480,6 +532,7 @@ async function main(): Promise<void> {
       String(r.errors),
       String(r.originRequests),
       fmt(r.peakRssMiB, 0),
+      Number.isNaN(r.cpuUserUs) ? '-' : `${fmt(r.cpuUserUs, 1)}+${fmt(r.cpuSystemUs, 1)}`,
       ratio,
       p99Ratio,
     ]);
