@@ -137,7 +137,7 @@ async function startNginxOrigin(bin: string, dir: string): Promise<Origin> {
  * Counts the lines of an append-only log by content. Reads only what was appended since the last call, so a
  * scenario's counts stay cheap after millions of signed misses.
  */
-class LogCounter {
+export class LogCounter {
   private readonly counts = new Map<string, number>();
   private readonly buf = Buffer.allocUnsafe(1024 * 1024);
   private readonly fd: number;
