@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { LOOPBACK, stopChild } from './proc.js';
 
-const LOOPBACK = '127.0.0.1';
 const ATS_BIN = '/usr/bin/traffic_server';
 /** The Debian package's build-time layout: binaries, libraries and plugins stay where the package put them. */
 const PREFIX = '/usr';
@@ -178,17 +178,6 @@ function probe(port: number): Promise<number | string> {
   });
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 /**
  * Starts traffic_server for the bench and resolves once a request through the hit rule gets the origin's 200.

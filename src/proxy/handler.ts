@@ -449,6 +449,23 @@ export function purgeStored(cache: Cache, key: string): number {
   return removed;
 }
 
+/**
+ * Runs sendRequest hooks on one attempt's request (s3_auth signs here). A failure keeps its code (pluginFailure);
+ * signing failures are also counted per rule.
+ */
+async function runSendRequestHooks(ctx: ProxyContext, rule: Rule, hooks: readonly RemapPlugin[], txn: Txn, req: OriginRequest): Promise<void> {
+  try {
+    for (const p of hooks) {
+      const r = p.sendRequest!(txn, req);
+      if (r) await r;
+    }
+  } catch (err) {
+    const failure = pluginFailure(err, rule, 'sendRequest');
+    if (ctx.metrics !== undefined && SIGNING_FAILURES.has(failure.code)) ctx.metrics.signingFailure(rule.id, failure.code);
+    throw failure;
+  }
+}
+
 /** Sends the final origin request, running the sendRequest hooks on a fresh copy for every attempt. */
 async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: OriginAbort): Promise<OriginResponse> {
   if (rule.pool !== null) return forwardToPool(ctx, rule, rule.pool, txn, signal);
@@ -458,16 +475,7 @@ async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: OriginAb
   const metrics = ctx.metrics;
   for (let attempt = 0; ; attempt++) {
     const req: OriginRequest = hooks.length > 0 || canRetry ? { ...template, headers: template.headers.clone() } : template;
-    try {
-      for (const p of hooks) {
-        const r = p.sendRequest!(txn, req);
-        if (r) await r;
-      }
-    } catch (err) {
-      const failure = pluginFailure(err, rule, 'sendRequest');
-      if (metrics !== undefined && SIGNING_FAILURES.has(failure.code)) metrics.signingFailure(rule.id, failure.code);
-      throw failure;
-    }
+    if (hooks.length > 0) await runSendRequestHooks(ctx, rule, hooks, txn, req);
     const started = metrics !== undefined ? performance.now() : 0;
     try {
       const response = await ctx.origin.send(req, signal);
@@ -522,16 +530,7 @@ async function forwardToPool(ctx: ProxyContext, rule: Rule, rp: RulePool, txn: T
     const last = i + 1 >= attempts;
     const req: OriginRequest = { ...template, scheme: m.scheme, host: m.host, port: m.port, headers: template.headers.clone() };
     if (memberHost) req.headers.set('host', m.authority);
-    try {
-      for (const p of rp.sendRequest[member.index]!) {
-        const r = p.sendRequest!(txn, req);
-        if (r) await r;
-      }
-    } catch (err) {
-      const failure = pluginFailure(err, rule, 'sendRequest');
-      if (metrics !== undefined && SIGNING_FAILURES.has(failure.code)) metrics.signingFailure(rule.id, failure.code);
-      throw failure;
-    }
+    await runSendRequestHooks(ctx, rule, rp.sendRequest[member.index]!, txn, req);
     pool.begin(member);
     const started = metrics !== undefined ? performance.now() : 0;
     let response: OriginResponse;
