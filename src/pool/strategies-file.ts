@@ -442,7 +442,7 @@ function readStrategy(node: YNode, p: Problems): StrategyDef | null {
   if (policyText === null) {
     if (!node.entries.has('policy')) p.error(node.at, `${label} needs "policy:" (first_live, rr_strict, rr_ip, latched or consistent_hash)`);
   } else {
-    policy = POLICIES[policyText.value] ?? null;
+    policy = Object.hasOwn(POLICIES, policyText.value) ? POLICIES[policyText.value]! : null;
     if (policy === null) p.error(policyText.at, `unknown policy "${policyText.value}" (expected first_live, rr_strict (or round_robin), rr_ip, latched or consistent_hash)`);
   }
 

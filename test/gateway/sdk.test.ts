@@ -244,6 +244,24 @@ describe('refusals: S3 errors, and nothing reaches the origin', () => {
     assert.deepEqual(originSince(mark), []);
   });
 
+  test('a listing with its prefix given twice (one spelled pre%66ix) is refused, not checked against the first one', STEP, async () => {
+    // The allow list sees one prefix; the origin would get both. Signed properly, so only the prefix rule refuses it.
+    const signer = new SignatureV4({ credentials: READER, region: REGION, service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false, applyChecksum: false });
+    const host = `${LOOPBACK}:${gw.proxy.port}`;
+    const list = async (rawQuery: string, query: Record<string, string | string[]>) => {
+      const headers = { host, 'x-amz-content-sha256': createHash('sha256').update('').digest('hex') };
+      const signed = await signer.sign({ method: 'GET', protocol: 'http:', hostname: LOOPBACK, port: gw.proxy.port, path: `/${BUCKET}`, query, headers });
+      return raw('GET', `${gw.endpoint}/${BUCKET}?${rawQuery}`, signed.headers as Record<string, string>);
+    };
+    const allowed = await list('list-type=2&prefix=public%2F', { 'list-type': '2', prefix: 'public/' });
+    assert.equal(allowed.status, 200, allowed.body.toString());
+    const mark = gw.s3.seen.length;
+    const twice = await list('list-type=2&prefix=public%2F&pre%66ix=token%2F', { 'list-type': '2', prefix: ['public/', 'token/'] });
+    assert.equal(twice.status, 400, twice.body.toString());
+    assert.equal(codeOf(twice), 'InvalidArgument');
+    assert.deepEqual(originSince(mark), []);
+  });
+
   test('a modified signed header: SignatureDoesNotMatch; a body that is not the signed one: XAmzContentSHA256Mismatch, nothing stored', STEP, async () => {
     const signer = new SignatureV4({ credentials: CLIENT, region: REGION, service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false, applyChecksum: false });
     const host = `${LOOPBACK}:${gw.proxy.port}`;

@@ -36,6 +36,14 @@ test('redactSigningDetails keeps the code, message, key id and request id, and d
   );
 });
 
+test("redactSigningDetails drops the session token S3 echoes in ExpiredToken/InvalidToken errors (<Token-0>)", () => {
+  const out = redactSigningDetails(
+    '<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message>' +
+      `<Token-0>${TOKEN}</Token-0><RequestId>R1</RequestId><HostId>H1</HostId></Error>`,
+  );
+  assert.equal(out, '<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message><RequestId>R1</RequestId><HostId>H1</HostId></Error>');
+});
+
 test('the filter refuses an error body it cannot hold whole', { timeout: 5_000 }, async () => {
   const filtered = Readable.from([Buffer.alloc(MAX_ERROR_BODY + 1, 'x')]).pipe(errorBodyFilter());
   await assert.rejects(async () => {

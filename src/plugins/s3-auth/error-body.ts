@@ -4,7 +4,9 @@
  * SignatureProvided ("REST error responses"; s3rver and RGW do the same). Behind remapd the signer is remapd, not
  * the client: passed through, that body would hand any client the origin's session token and remapd's signature.
  * So s3_auth runs the origin's 400/403 bodies through this filter, which removes those elements. (The same
- * details are what an operator needs: `remapd sign` reproduces them from the configuration.)
+ * details are what an operator needs: `remapd sign` reproduces them from the configuration.) S3's ExpiredToken and
+ * InvalidToken errors (400) echo the session token itself as `<Token-0>`: removed too. The access key id stays:
+ * it names the key, it is no secret, and it is what an operator needs to see which key the origin refused.
  *
  * Error documents are small; the filter holds at most MAX_ERROR_BODY bytes and fails the body beyond that rather
  * than pass on what it could not read whole.
@@ -13,8 +15,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 export const MAX_ERROR_BODY = 64 * 1024;
 
-/** Elements of an S3 error document that show what was signed, or the signature itself. */
-const SIGNING_DETAILS = /<(CanonicalRequest|CanonicalRequestBytes|StringToSign|StringToSignBytes|SignatureProvided)>[\s\S]*?<\/\1>/g;
+/** Elements of an S3 error document that show what was signed, the signature itself, or the session token. */
+const SIGNING_DETAILS = /<(CanonicalRequest|CanonicalRequestBytes|StringToSign|StringToSignBytes|SignatureProvided|Token-\d+)>[\s\S]*?<\/\1>/g;
 
 export function redactSigningDetails(xml: string): string {
   return xml.replace(SIGNING_DETAILS, '');

@@ -22,6 +22,7 @@ import { checkedBody } from './body-check.js';
 import { type ClientEntry, isAllowed, readClientsFile } from './clients-file.js';
 import { S3AuthError } from './s3-error.js';
 import { type Verified, verifyRequest } from './verify.js';
+import { parseQuery, Refusal, single } from './verify-common.js';
 
 export interface ClientAuthOptions {
   /** Absolute path of the clients file. */
@@ -110,18 +111,13 @@ function isPreflight(txn: Transaction): boolean {
   return txn.client.method === 'OPTIONS' && h.has('origin') && h.has('access-control-request-method');
 }
 
-/** The decoded `prefix` parameter of a listing, or null. */
-function listPrefix(search: string): string | null {
-  for (const piece of search.slice(1).split('&')) {
-    if (piece.startsWith('prefix=')) {
-      try {
-        return decodeURIComponent(piece.slice(7).replace(/\+/g, ' '));
-      } catch {
-        return null;
-      }
-    }
-  }
-  return null;
+/**
+ * The `prefix` of a listing, or null: decoded as the verifier reads every parameter (parseQuery, the same reading
+ * the origin signer re-encodes), and refused when given twice — `prefix=ok/&pre%66ix=secret/` must not be checked
+ * as "ok/" and then reach the origin as two prefixes.
+ */
+function listPrefix(search: string, resource: string): string | null {
+  return single(parseQuery(search, true), 'prefix', 'InvalidArgument', new Refusal(resource)) ?? null;
 }
 
 const AUTH_HEADERS = new Set(CLIENT_AUTH_HEADERS);
@@ -195,7 +191,14 @@ export function createClientAuthPlugin(argv: readonly string[], context: PluginC
       if (client.expiresAt !== null && t >= client.expiresAt) {
         refuse(txn, new S3AuthError('ExpiredToken', 'The provided token has expired.', { resource: path, detail: 'the key is past its expires time' }), client.accessKey);
       }
-      if (!isAllowed(client, txn.client.method, verified.bucket, verified.key, verified.key === '' ? listPrefix(search) : null)) {
+      let prefix: string | null = null;
+      try {
+        if (verified.key === '') prefix = listPrefix(search, path);
+      } catch (err) {
+        if (err instanceof S3AuthError) refuse(txn, err, client.accessKey);
+        throw err;
+      }
+      if (!isAllowed(client, txn.client.method, verified.bucket, verified.key, prefix)) {
         refuse(
           txn,
           new S3AuthError('AccessDenied', 'Access Denied', {
