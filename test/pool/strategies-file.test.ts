@@ -216,6 +216,18 @@ test('every error names its line, the file is read to the end, and broken strate
   assert.deepEqual([...r.names].sort(), ['bad-host', 'bad-policy', 'good', 'no-groups']);
 });
 
+test('a policy named like an Object.prototype member (constructor, toString) is an unknown policy', () => {
+  for (const name of ['constructor', 'toString', '__proto__']) {
+    const r = parse(`strategies:\n  - strategy: s\n    policy: ${name}\n    groups: [[{ host: a.example }]]\n`);
+    assert.deepEqual(
+      errors(r).map((d) => [d.line, d.message.replace(/ \(.*$/, '')]),
+      [[3, `unknown policy "${name}"`]],
+      dump(r),
+    );
+    assert.equal(r.strategies.size, 0);
+  }
+});
+
 test('a YAML syntax error is reported at its line (ATS\'s own doc example writes "scheme http" without a colon)', () => {
   const r = parse('strategies:\n  - strategy: s\n    policy: first_live\n    groups: [[{ host: a.example }]]\n    scheme http\n');
   assert.ok(errors(r).length >= 1, dump(r));
