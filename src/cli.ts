@@ -193,10 +193,17 @@ async function serve(o: CommonOptions, settings: Settings, logger: Logger, slot:
     if (!server) process.exit(0);
     const s = server;
     logger.info('shutting down', { reason, inFlight: s.inFlight, drainTimeoutMs: drainMs });
-    void s.close(drainMs).then(() => {
-      logger.info('stopped', { reason });
-      process.exit(0);
-    });
+    s.close(drainMs).then(
+      () => {
+        logger.info('stopped', { reason });
+        process.exit(0);
+      },
+      (err: unknown) => {
+        // Closing the pools, plugins or the access log failed: still stop, but say so and not with 0.
+        logger.error('shutdown did not complete cleanly', { reason, error: (err as Error)?.message ?? String(err) });
+        process.exit(1);
+      },
+    );
   };
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

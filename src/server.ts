@@ -214,18 +214,14 @@ export class RemapdServer {
     return this.ctx.config;
   }
 
-  /** The object cache (one per process: it outlives reloads and is shared by both listeners). */
   /** PURGE in this process's cache only (a worker answering the supervisor's 'purge'). */
   purgeLocal(key: string): number {
     return purgeStored(this.ctx.cache, key);
   }
 
+  /** The object cache (one per process: it outlives reloads and is shared by both listeners). */
   get cache(): ProxyContext['cache'] {
     return this.ctx.cache;
-  }
-
-  get accessLog(): AccessLog {
-    return this.ctx.accessLog;
   }
 
   /** Requests in flight, on every configuration. */

@@ -158,11 +158,6 @@ export function removeWorker(slot: number, worker: Worker): void {
   if (primaryWorkers.get(slot) === worker) primaryWorkers.delete(slot);
 }
 
-/** Slots and pids of the workers that serve now. */
-export function readyWorkers(): { worker: number; pid: number }[] {
-  return [...primaryWorkers].map(([slot, w]) => ({ worker: slot, pid: w.process.pid ?? 0 }));
-}
-
 /**
  * In the primary: asks every ready worker for `kind` and resolves, in slot order, to one answer per worker —
  * never rejects; a worker that exits or stays silent for `timeoutMs` is an `ok: false` entry.

@@ -14,7 +14,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../observability/logger.js';
-import { addWorker, collectFromWorkers, isRemapdMessage, readyWorkers, removeWorker, sendDrain, type FromWorker } from './ipc.js';
+import { addWorker, collectFromWorkers, isRemapdMessage, removeWorker, sendDrain, type FromWorker } from './ipc.js';
 
 /** The environment variable that tells a worker its slot (1..N). */
 export const WORKER_SLOT_ENV = 'REMAPD_WORKER';
@@ -96,6 +96,9 @@ export class Supervisor {
         this.options.logger.info('remapd started', { workers: this.slots.length, pids: this.slots.map((s) => s.worker?.process.pid).join(',') });
       }
     });
+    // A worker's process can fail to spawn (EAGAIN) or to be signalled; cluster re-emits that as 'error', which would
+    // end the supervisor — and every worker with it — if nobody listened. 'exit' (when it comes) restarts the slot.
+    worker.on('error', (err) => this.options.logger.error('worker process error', { worker: slot.index, error: err.message }));
     worker.on('exit', (code, signal) => this.exited(slot, worker, code, signal));
   }
 
@@ -197,10 +200,5 @@ export class Supervisor {
     const exitCode = Math.max(code, this.exitCode);
     this.options.logger.info('remapd stopped', { code: exitCode });
     this.exit(exitCode);
-  }
-
-  /** Slots and pids of the workers serving now (for logs and the status page). */
-  workers(): { worker: number; pid: number }[] {
-    return readyWorkers();
   }
 }

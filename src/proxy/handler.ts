@@ -576,8 +576,7 @@ async function forwardToPool(ctx: ProxyContext, rule: Rule, rp: RulePool, txn: T
     if (!retry || last) return response;
     if (markdown) unavailableRetries++;
     else simpleRetries++;
-    // undici's body reports its destruction as an 'error' (RequestAbortedError): nobody else listens to it now.
-    response.body.once('error', () => undefined);
+    // A plain destroy() of an OriginBody ends it with 'close' only, and abandons the origin request.
     response.body.destroy();
     ctx.logger.debug('origin pool: failing over', { rule: rule.id, strategy: pool.name, origin: m.id, reason: String(status) });
     metrics?.originFailover(pool.name);

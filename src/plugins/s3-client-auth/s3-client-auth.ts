@@ -209,7 +209,14 @@ export function createClientAuthPlugin(argv: readonly string[], context: PluginC
         );
       }
       txn.data.set(ClientAuthKey, verified.accessKey);
-      rewriteForOrigin(txn.originRequest, verified);
+      try {
+        rewriteForOrigin(txn.originRequest, verified);
+      } catch (err) {
+        // checkedBody refuses a body that cannot be what was signed (none where a non-empty one was signed, an
+        // aws-chunked upload without a body): logged as any other refusal.
+        if (err instanceof S3AuthError) refuse(txn, err, client.accessKey);
+        throw err;
+      }
     },
   };
 }
