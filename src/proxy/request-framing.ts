@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { RemapdError } from '../errors.js';
+import { sameName } from './header-list.js';
 
 /**
  * The most header fields a request may have. Node drops the fields past its `maxHeadersCount` without a word, so
@@ -34,8 +35,8 @@ export function framingProblem(req: Pick<IncomingMessage, 'httpVersionMajor' | '
   let codings: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
-    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+    if (sameName(name, 'content-length')) lengths++;
+    else if (sameName(name, 'transfer-encoding')) {
       codings ??= [];
       for (const c of raw[i + 1]!.split(',')) codings.push(c.trim().toLowerCase());
     }
