@@ -43,8 +43,16 @@ export function processObservability(): ProcessObservability {
   let server: RemapdServer | null = null;
   let probe: OriginProbe | null = null;
   const removers: (() => void)[] = [];
+  let probing = false;
   const ready = async (): Promise<Readiness> => {
     if (!server || !probe) return readiness([configCheck(null)]);
+    if (!probing) {
+      // Origins are probed once somebody asks (/readyz here or through the supervisor), not from start-up: a
+      // process without admin endpoints would otherwise connect to every origin every 10 s for nobody.
+      probing = true;
+      probe.start();
+      await probe.probe();
+    }
     return readiness([configCheck(server.config), credentialsCheck(server.config), probe.check(), poolsCheck(server.config)]);
   };
   return {
@@ -58,7 +66,6 @@ export function processObservability(): ProcessObservability {
       metrics.watchOriginPools(() => poolMembers(s.config));
       metrics.startSampling();
       probe = new OriginProbe({ targets: () => originTargets(s.config) });
-      probe.start();
       // A supervisor's admin endpoint asks every worker for these (cluster/ipc.ts).
       removers.push(registerHandler('metrics', () => metrics.snapshot()));
       removers.push(registerHandler('ready', ready));
