@@ -23,6 +23,7 @@ import { isIPv6 } from 'node:net';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Diagnostic } from '../errors.js';
 import { DEFAULT_PORT, type Scheme } from '../remap/remap-url.js';
+import { parseDurationMs as parseText } from '../units.js';
 import {
   DEFAULT_CHECK_INTERVAL_MS,
   DEFAULT_CHECK_TIMEOUT_MS,
@@ -293,15 +294,10 @@ function bool(map: YMap, key: string, p: Problems): boolean | null {
   return v.value;
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
-const DURATION_UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A duration: `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds (as ATS's records). Milliseconds, or null. */
+/** A duration (units.ts: `500ms`, `5s`, `2m`, `1h`, `1d`), or a YAML number of seconds. Milliseconds, or null. */
 export function parseDurationMs(value: string | number): number | null {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : null;
-  const m = DURATION.exec(value.trim());
-  if (!m) return null;
-  return Math.round(Number(m[1]) * DURATION_UNIT[(m[2] ?? 's').toLowerCase()]!);
+  return parseText(value);
 }
 
 function duration(map: YMap, key: string, p: Problems): number | null {

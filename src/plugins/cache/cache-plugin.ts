@@ -14,15 +14,12 @@ import { PluginArgumentError } from '../../errors.js';
 import { HEURISTICALLY_CACHEABLE } from '../../cache/freshness.js';
 import { type CachePolicy, DEFAULT_POLICY } from '../../cache/policy.js';
 import type { PluginFactory } from '../api.js';
+import { parseDurationMs } from '../../units.js';
 
-const DURATION = /^(\d+)\s*([smhd]?)$/i;
-const UNIT: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
-
+/** A duration in whole seconds (units.ts syntax without fractions: `30`, `90s`, `5m`, `1h`, `1d`), or null. */
 export function parseDuration(text: string): number | null {
-  const m = DURATION.exec(text.trim());
-  if (!m) return null;
-  const n = Number(m[1]) * UNIT[m[2]!.toLowerCase()]!;
-  return Number.isSafeInteger(n) ? n : null;
+  const ms = parseDurationMs(text, false);
+  return ms !== null && ms % 1000 === 0 ? ms / 1000 : null;
 }
 
 function statusList(text: string, problems: string[], option: string): number[] {
