@@ -18,15 +18,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.js';
 import { formatPrometheus, type MetricsSnapshot, PROMETHEUS_CONTENT_TYPE } from '../observability/metrics.js';
-import { type IpEntry, listMatches, parseAddress, parseIpEntry } from '../remap/ip-range.js';
+import { type IpEntry, listMatches, parseAddress } from '../remap/ip-range.js';
 import type { Readiness } from './health.js';
 import { buildStatus, type StatusInfo } from './status.js';
 import { renderStatusPage, STATUS_PAGE_CSP } from './status-page.js';
-
-export const DEFAULT_ADMIN_HOST = '127.0.0.1';
-export const DEFAULT_ADMIN_PORT = 9090;
-/** Loopback only, as the proxy's own default listener: a first run exposes nothing. */
-export const DEFAULT_ADMIN_ALLOW: readonly IpEntry[] = ['127.0.0.1', '::1'].map(parseIpEntry);
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -125,7 +120,7 @@ async function handle(options: AdminServerOptions, req: IncomingMessage, res: Se
   if (!res.destroyed) send(req, res, reply);
 }
 
-/** The admin listener, not yet listening: `server.listen(DEFAULT_ADMIN_PORT, DEFAULT_ADMIN_HOST)`. */
+/** The admin listener, not yet listening (`--admin-listen` says where; it is off by default). */
 export function createAdminServer(options: AdminServerOptions): Server {
   const server = createServer(
     {

@@ -22,7 +22,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { isIPv6 } from 'node:net';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Diagnostic } from '../errors.js';
-import { DEFAULT_PORT, type Scheme } from '../remap/remap-url.js';
+import { DEFAULT_PORT, HOST_CHARS, type Scheme } from '../remap/remap-url.js';
 import { parseDurationMs as parseText } from '../units.js';
 import {
   DEFAULT_CHECK_INTERVAL_MS,
@@ -325,8 +325,6 @@ function statusList(map: YMap, key: string, p: Problems): number[] | null {
   return out;
 }
 
-const HOST_NAME = /^[a-z0-9._~!$&'()*+,;=%-]+$/i;
-
 /** The fields of one host as written (protocols not yet chosen for a strategy). */
 interface HostEntry {
   host: string;
@@ -351,7 +349,7 @@ function readHost(node: YNode, p: Problems): HostEntry | null {
   if (host === null) {
     if (!node.entries.has('host')) p.error(node.at, 'a host needs "host:" (its name or address)');
     ok = false;
-  } else if (!isIPv6(host.value) && !HOST_NAME.test(host.value)) {
+  } else if (!isIPv6(host.value) && !HOST_CHARS.test(host.value.toLowerCase())) {
     p.error(host.at, `"${host.value}" is not a host name or address`);
     ok = false;
   }

@@ -40,7 +40,8 @@ export function authorityOf(u: RemapUrl): string {
   return authority;
 }
 
-const HOST_CHARS = /^[a-z0-9._~!$&'()*+,;=%-]+$/;
+/** A reg-name host (RFC 3986 §3.2.2: unreserved, sub-delims, pct-encoded), lower-cased. */
+export const HOST_CHARS = /^[a-z0-9._~!$&'()*+,;=%-]+$/;
 const PATH_CHARS = /^[\x21-\x7e]*$/;
 
 /**
