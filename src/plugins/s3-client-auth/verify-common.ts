@@ -8,8 +8,9 @@ import { SecretKeySource } from '../s3-auth/signing-keys.js';
 import type { CredentialScope } from '../s3-auth/sigv4.js';
 import { decodeToBytes } from '../s3-auth/uri-encode.js';
 import { S3AuthError, type S3ErrorCode } from './s3-error.js';
-import type { ClientSecret } from './verify.js';
-import { MSG } from './verify-constants.js';
+import type { HeaderList } from '../../proxy/header-list.js';
+import type { ClientSecret, VerifyContext } from './verify.js';
+import { MAX_SKEW_MS, MSG } from './verify-constants.js';
 
 /** One query parameter: name and value decoded once (UTF-8 text), and the piece as sent (for re-encoding). */
 export interface QueryParam {
@@ -153,4 +154,25 @@ export function checkToken(secret: ClientSecret, sent: string | undefined, refus
   }
   if (sent === undefined) throw refuse.error('InvalidToken', MSG.badToken, 'the key requires a session token and none was sent');
   if (!sameSecret(sent, secret.sessionToken)) throw refuse.error('InvalidToken', MSG.badToken, 'the session token is not the key\'s');
+}
+
+/** The client's secret for `accessKey`; an unknown key is InvalidAccessKeyId (named in the log, cut to 128 chars). */
+export function lookupSecret(ctx: VerifyContext, accessKey: string): ClientSecret {
+  const secret = ctx.opts.lookup(accessKey);
+  if (secret === null) throw ctx.refuse.error('InvalidAccessKeyId', MSG.unknownKey, `unknown access key "${accessKey.slice(0, 128)}"`);
+  return secret;
+}
+
+/** Header authentication more than 15 minutes from the proxy's clock is RequestTimeTooSkewed (S3, V2 and V4). */
+export function checkSkew(t: number, now: number, refuse: Refusal): void {
+  if (Math.abs(now - t) > MAX_SKEW_MS) {
+    throw refuse.error('RequestTimeTooSkewed', MSG.skewed, `request time ${new Date(t).toISOString()}, proxy time ${new Date(now).toISOString()}`);
+  }
+}
+
+/** The one value of a header that may appear at most once, or undefined; twice is refused with `code`. */
+export function oneField(headers: HeaderList, name: string, code: S3ErrorCode, message: string, refuse: Refusal): string | undefined {
+  const values = headers.getAll(name);
+  if (values.length > 1) throw refuse.error(code, message, `${name} appears ${values.length} times`);
+  return values[0];
 }

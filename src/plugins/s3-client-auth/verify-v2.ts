@@ -15,17 +15,11 @@ import { AMZ_DATE, AMZ_SECURITY_TOKEN, CONTENT_MD5, CONTENT_TYPE, DATE, HOST } f
 import { canonicalAmzHeaders, signV2, subresources } from '../s3-auth/sigv2.js';
 import { wireBytes } from '../s3-auth/sigv4.js';
 import { decodeToBytes } from '../s3-auth/uri-encode.js';
-import type { ClientSecret, Verified, VerifyContext } from './verify.js';
-import { type Address, addressOf, checkToken, parseHttpDate, type QueryParam, sameSignature, single } from './verify-common.js';
-import { MAX_SKEW_MS, MSG, Q2_ACCESS_KEY, Q2_EXPIRES, Q2_SIGNATURE } from './verify-constants.js';
+import type { Verified, VerifyContext } from './verify.js';
+import { type Address, addressOf, checkSkew, checkToken, lookupSecret, oneField, parseHttpDate, type QueryParam, sameSignature, single } from './verify-common.js';
+import { MSG, Q2_ACCESS_KEY, Q2_EXPIRES, Q2_SIGNATURE } from './verify-constants.js';
 
 const EPOCH_SECONDS = /^\d{1,12}$/;
-
-function lookup(ctx: VerifyContext, accessKey: string): ClientSecret {
-  const secret = ctx.opts.lookup(accessKey);
-  if (secret === null) throw ctx.refuse.error('InvalidAccessKeyId', MSG.unknownKey, `unknown access key "${accessKey.slice(0, 128)}"`);
-  return secret;
-}
 
 function address(ctx: VerifyContext): Address {
   return addressOf(ctx.req.headers.get(HOST), ctx.req.path, ctx.opts.virtualHostSuffixes, ctx.plusIsSpace);
@@ -42,9 +36,7 @@ function rawValue(p: QueryParam): string {
 }
 
 function oneToken(ctx: VerifyContext): string | undefined {
-  const tokens = ctx.req.headers.getAll(AMZ_SECURITY_TOKEN);
-  if (tokens.length > 1) throw ctx.refuse.error('InvalidToken', MSG.badToken, `${AMZ_SECURITY_TOKEN} appears ${tokens.length} times`);
-  return tokens[0];
+  return oneField(ctx.req.headers, AMZ_SECURITY_TOKEN, 'InvalidToken', MSG.badToken, ctx.refuse);
 }
 
 /** `Authorization: AWS AccessKeyId:Signature`. */
@@ -57,15 +49,13 @@ export function verifyV2Header(ctx: VerifyContext, value: string): Verified {
   }
   const accessKey = credentials.slice(0, colon);
   const given = credentials.slice(colon + 1);
-  const secret = lookup(ctx, accessKey);
+  const secret = lookupSecret(ctx, accessKey);
 
   // x-amz-date wins over Date when both are sent (it is then signed among the amz headers, and the Date line is empty).
   const dates = req.headers.getAll(req.headers.has(AMZ_DATE) ? AMZ_DATE : DATE);
   const t = dates.length === 1 ? parseHttpDate(dates[0]!) : NaN;
   if (Number.isNaN(t)) throw refuse.error('AccessDenied', MSG.noDate);
-  if (Math.abs(opts.now - t) > MAX_SKEW_MS) {
-    throw refuse.error('RequestTimeTooSkewed', MSG.skewed, `request time ${new Date(t).toISOString()}, proxy time ${new Date(opts.now).toISOString()}`);
-  }
+  checkSkew(t, opts.now, refuse);
 
   const addr = address(ctx);
   const computed = signV2({
@@ -99,7 +89,7 @@ export function verifyV2Query(ctx: VerifyContext): Verified {
   // The signature is base64: a raw '+' in it can only be a '+' that the client did not encode (never a space).
   const given = decodeToBytes(rawValue(query.find((p) => p.name === Q2_SIGNATURE)!), false).toString('latin1');
   if (!EPOCH_SECONDS.test(expires)) throw refuse.error('AccessDenied', 'Invalid date (should be seconds since epoch)', `Expires "${expires.slice(0, 40)}"`);
-  const secret = lookup(ctx, accessKey);
+  const secret = lookupSecret(ctx, accessKey);
   if (opts.now > Number(expires) * 1000) throw refuse.error('AccessDenied', MSG.expired, `expired at ${new Date(Number(expires) * 1000).toISOString()}`);
 
   const fields = new HeaderList();

@@ -19,7 +19,7 @@ import { type CredentialScope, formatAmzDate, scopeString, signV4 } from '../s3-
 import { normalizeS3Path } from '../s3-auth/uri-encode.js';
 import type { S3ErrorCode } from './s3-error.js';
 import type { ClientSecret, PayloadCheck, Verified, VerifyContext } from './verify.js';
-import { addressOf, checkToken, parseAmzDate, parseHttpDate, type Refusal, sameSignature, signingKeyFor, single } from './verify-common.js';
+import { addressOf, checkSkew, checkToken, lookupSecret, oneField, parseAmzDate, parseHttpDate, type Refusal, sameSignature, signingKeyFor, single } from './verify-common.js';
 import {
   AMZ_DECODED_CONTENT_LENGTH,
   AMZ_TRAILER,
@@ -127,13 +127,6 @@ function canonicalHeaders(signed: readonly string[], headers: HeaderList, refuse
   return out;
 }
 
-/** The one value of a header that may appear at most once, or undefined. */
-function oneField(headers: HeaderList, name: string, code: S3ErrorCode, message: string, refuse: Refusal): string | undefined {
-  const values = headers.getAll(name);
-  if (values.length > 1) throw refuse.error(code, message, `${name} appears ${values.length} times`);
-  return values[0];
-}
-
 /**
  * The signature over the canonical request, compared in constant time. Neither the expected signature nor the
  * string to sign goes into the error: they would help forge.
@@ -158,12 +151,6 @@ function checkSignature(
   });
   if (!sameSignature(p.given, computed.signature)) throw refuse.error('SignatureDoesNotMatch', MSG.signatureMismatch, `V4 signature of ${p.secret.accessKey} does not match`);
   return signingKey;
-}
-
-function lookup(ctx: VerifyContext, accessKey: string): ClientSecret {
-  const secret = ctx.opts.lookup(accessKey);
-  if (secret === null) throw ctx.refuse.error('InvalidAccessKeyId', MSG.unknownKey, `unknown access key "${accessKey.slice(0, 128)}"`);
-  return secret;
 }
 
 function verified(ctx: VerifyContext, accessKey: string, form: 'header' | 'query', payload: PayloadCheck): Verified {
@@ -212,9 +199,7 @@ function requestDate(ctx: VerifyContext): string {
     amzDate = Number.isNaN(t) ? '' : formatAmzDate(new Date(t));
   }
   if (Number.isNaN(t)) throw refuse.error('AccessDenied', MSG.noDate);
-  if (Math.abs(opts.now - t) > MAX_SKEW_MS) {
-    throw refuse.error('RequestTimeTooSkewed', MSG.skewed, `request time ${new Date(t).toISOString()}, proxy time ${new Date(opts.now).toISOString()}`);
-  }
+  checkSkew(t, opts.now, refuse);
   return amzDate;
 }
 
@@ -272,7 +257,7 @@ export function verifyV4Header(ctx: VerifyContext, value: string): Verified {
   const auth = parseAuthorization(value, refuse);
   const credential = parseCredential(auth.credential, HEADER_FORM, refuse);
   const signed = parseSignedHeaders(auth.signedHeaders, HEADER_FORM, refuse);
-  const secret = lookup(ctx, credential.accessKey);
+  const secret = lookupSecret(ctx, credential.accessKey);
   const amzDate = requestDate(ctx);
   const scope = checkScope(credential, amzDate, opts.region, HEADER_FORM, refuse);
   checkSignedHeaders(signed, req.headers, HEADER_FORM, refuse);
@@ -315,7 +300,7 @@ export function verifyV4Query(ctx: VerifyContext): Verified {
   if (expires < 1) throw refuse.error('AuthorizationQueryParametersError', 'X-Amz-Expires must be at least 1 second');
   if (expires > MAX_PRESIGNED_EXPIRES_S) throw refuse.error('AuthorizationQueryParametersError', MSG.expiresTooLong);
   const signed = parseSignedHeaders(signedValue, QUERY_FORM, refuse);
-  const secret = lookup(ctx, credential.accessKey);
+  const secret = lookupSecret(ctx, credential.accessKey);
   const scope = checkScope(credential, amzDate, opts.region, QUERY_FORM, refuse);
   if (t - opts.now > MAX_SKEW_MS) throw refuse.error('AccessDenied', MSG.notYetValid, `X-Amz-Date ${amzDate} is ahead of the proxy's clock`);
   if (opts.now > t + expires * 1000) throw refuse.error('AccessDenied', MSG.expired, `expired at ${new Date(t + expires * 1000).toISOString()}`);
