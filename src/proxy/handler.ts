@@ -307,7 +307,7 @@ async function proxyRequest(
   }
   if (txn.answer) {
     const head: ResponseHead = { status: txn.answer.status, headers: txn.answer.headers };
-    const hooked = runResponseHooks(rule, txn, head, 'sendResponse');
+    const hooked = runHooks(ctx, rule, 'sendResponse', rule.hooks.sendResponse, txn, head);
     if (hooked) await hooked;
     rec.bytes = writeAnswer(res, head, txn.answer.body);
     return;
@@ -370,7 +370,7 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps 
       const head: ResponseHead = { status: response.status, headers: response.headers };
       try {
         stripHopByHop(head.headers);
-        const hooked = runResponseHooks(rule, t as Txn, head, 'readResponse');
+        const hooked = runHooks(ctx, rule, 'readResponse', rule.hooks.readResponse, t as Txn, head);
         if (hooked) await hooked;
       } catch (err) {
         response.body.destroy();
@@ -383,7 +383,7 @@ function flowDeps(ctx: ProxyContext, config: RemapConfig, rule: Rule): FlowDeps 
     },
     clientHead: (t, head) => {
       appendVia(head.headers, `${t.client.httpVersion} ${ctx.settings.viaName}`);
-      return rule.hooks.sendResponse.length > 0 ? runResponseHooks(rule, t as Txn, head, 'sendResponse') : undefined;
+      return rule.hooks.sendResponse.length > 0 ? runHooks(ctx, rule, 'sendResponse', rule.hooks.sendResponse, t as Txn, head) : undefined;
     },
     bodyFailed: (t, err) => originBodyFailed(ctx, rule, t as Txn, err),
     fixedClientHead: rule.hooks.sendResponse.length === 0,
@@ -449,23 +449,6 @@ export function purgeStored(cache: Cache, key: string): number {
   return removed;
 }
 
-/**
- * Runs sendRequest hooks on one attempt's request (s3_auth signs here). A failure keeps its code (pluginFailure);
- * signing failures are also counted per rule.
- */
-async function runSendRequestHooks(ctx: ProxyContext, rule: Rule, hooks: readonly RemapPlugin[], txn: Txn, req: OriginRequest): Promise<void> {
-  try {
-    for (const p of hooks) {
-      const r = p.sendRequest!(txn, req);
-      if (r) await r;
-    }
-  } catch (err) {
-    const failure = pluginFailure(err, rule, 'sendRequest');
-    if (ctx.metrics !== undefined && SIGNING_FAILURES.has(failure.code)) ctx.metrics.signingFailure(rule.id, failure.code);
-    throw failure;
-  }
-}
-
 /** Sends the final origin request, running the sendRequest hooks on a fresh copy for every attempt. */
 async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: OriginAbort): Promise<OriginResponse> {
   if (rule.pool !== null) return forwardToPool(ctx, rule, rule.pool, txn, signal);
@@ -475,7 +458,8 @@ async function forward(ctx: ProxyContext, rule: Rule, txn: Txn, signal: OriginAb
   const metrics = ctx.metrics;
   for (let attempt = 0; ; attempt++) {
     const req: OriginRequest = hooks.length > 0 || canRetry ? { ...template, headers: template.headers.clone() } : template;
-    if (hooks.length > 0) await runSendRequestHooks(ctx, rule, hooks, txn, req);
+    const hooked = runHooks(ctx, rule, 'sendRequest', hooks, txn, req);
+    if (hooked) await hooked;
     const started = metrics !== undefined ? performance.now() : 0;
     try {
       const response = await ctx.origin.send(req, signal);
@@ -530,7 +514,8 @@ async function forwardToPool(ctx: ProxyContext, rule: Rule, rp: RulePool, txn: T
     const last = i + 1 >= attempts;
     const req: OriginRequest = { ...template, scheme: m.scheme, host: m.host, port: m.port, headers: template.headers.clone() };
     if (memberHost) req.headers.set('host', m.authority);
-    await runSendRequestHooks(ctx, rule, rp.sendRequest[member.index]!, txn, req);
+    const hooked = runHooks(ctx, rule, 'sendRequest', rp.sendRequest[member.index]!, txn, req);
+    if (hooked) await hooked;
     pool.begin(member);
     const started = metrics !== undefined ? performance.now() : 0;
     let response: OriginResponse;
@@ -606,43 +591,57 @@ function reverseMap(config: RemapConfig, headers: HeaderList): void {
   }
 }
 
+type HookPoint = 'sendRequest' | 'readResponse' | 'sendResponse';
+
+function callHook(p: RemapPlugin, hook: HookPoint, txn: Txn, x: OriginRequest | ResponseHead): Promise<void> | void {
+  return hook === 'sendRequest' ? p.sendRequest!(txn, x as OriginRequest) : p[hook]!(txn, x as ResponseHead);
+}
+
 /**
- * Runs one response hook point. Synchronous while the hooks are (s3_auth's are): a promise only once a hook returns
- * one, so a plain miss does not pay an async function and a microtask turn per hook point (issue 6 profile).
- * Throws (or rejects with) the hook's failure as pluginFailure says.
+ * Runs the hooks of one hook point: sendRequest on one attempt's request (s3_auth signs there), readResponse or
+ * sendResponse on a head. Synchronous while the hooks are (s3_auth's are, with static keys): a promise only once a
+ * hook returns one, so a plain miss pays no async function and microtask turn per hook point (issue 6 profile).
+ * Throws (or rejects with) the hook's failure as hookFailure says.
  */
-function runResponseHooks(rule: Rule, txn: Txn, head: ResponseHead, hook: 'readResponse' | 'sendResponse'): Promise<void> | undefined {
-  const hooks = rule.hooks[hook];
+function runHooks(ctx: ProxyContext, rule: Rule, hook: HookPoint, hooks: readonly RemapPlugin[], txn: Txn, x: OriginRequest | ResponseHead): Promise<void> | undefined {
   for (let i = 0; i < hooks.length; i++) {
     let r: Promise<void> | void;
     try {
-      r = hooks[i]![hook]!(txn, head);
+      r = callHook(hooks[i]!, hook, txn, x);
     } catch (err) {
-      throw pluginFailure(err, rule, hook);
+      throw hookFailure(ctx, rule, hook, err);
     }
-    if (r) return finishResponseHooks(r, hooks, i + 1, rule, txn, head, hook);
+    if (r) return finishHooks(ctx, rule, hook, hooks, i + 1, txn, x, r);
   }
   return undefined;
 }
 
-async function finishResponseHooks(
-  pending: Promise<void>,
+async function finishHooks(
+  ctx: ProxyContext,
+  rule: Rule,
+  hook: HookPoint,
   hooks: readonly RemapPlugin[],
   from: number,
-  rule: Rule,
   txn: Txn,
-  head: ResponseHead,
-  hook: 'readResponse' | 'sendResponse',
+  x: OriginRequest | ResponseHead,
+  pending: Promise<void>,
 ): Promise<void> {
   try {
     await pending;
     for (let i = from; i < hooks.length; i++) {
-      const r = hooks[i]![hook]!(txn, head);
+      const r = callHook(hooks[i]!, hook, txn, x);
       if (r) await r;
     }
   } catch (err) {
-    throw pluginFailure(err, rule, hook);
+    throw hookFailure(ctx, rule, hook, err);
   }
+}
+
+/** pluginFailure, and a sendRequest failure with a signing code counted as a signing failure of the rule. */
+function hookFailure(ctx: ProxyContext, rule: Rule, hook: HookPoint, err: unknown): RemapdError {
+  const failure = pluginFailure(err, rule, hook);
+  if (hook === 'sendRequest' && ctx.metrics !== undefined && SIGNING_FAILURES.has(failure.code)) ctx.metrics.signingFailure(rule.id, failure.code);
+  return failure;
 }
 
 /**
@@ -671,12 +670,12 @@ async function respondFromOrigin(
   let body = response.body;
   try {
     stripHopByHop(head.headers);
-    let hooked = runResponseHooks(rule, txn, head, 'readResponse');
+    let hooked = runHooks(ctx, rule, 'readResponse', rule.hooks.readResponse, txn, head);
     if (hooked) await hooked;
     if (head.filterBody) body = head.filterBody(body);
     reverseMap(config, head.headers);
     appendVia(head.headers, via);
-    hooked = runResponseHooks(rule, txn, head, 'sendResponse');
+    hooked = runHooks(ctx, rule, 'sendResponse', rule.hooks.sendResponse, txn, head);
     if (hooked) await hooked;
     if (txn.cacheStatus !== null) {
       head.headers.set('Cache-Status', txn.cacheStatus);
